@@ -1,0 +1,132 @@
+package dev.loupe.cache;
+
+import ai.djl.ndarray.NDArray;
+
+import dev.loupe.hook.ActNames;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The activations of one run, by hook name, in the order the model made them, plus that run's logits
+ * (and, from {@code runWithGradCache}, the gradient of a metric with respect to each activation).
+ * The arrays are the model's own activations, not copies. {@link #close()} frees them at once; a cache
+ * nobody references is freed by the garbage collector.
+ */
+public final class ActivationCache implements AutoCloseable {
+
+    private final Map<String, NDArray> activations;
+    private final Map<String, NDArray> gradients;
+    private final NDArray logits;
+    private final List<String> modelHookNames;
+
+    public ActivationCache(Map<String, NDArray> activations, NDArray logits, Map<String, NDArray> gradients,
+                           List<String> modelHookNames) {
+        this.activations = Collections.unmodifiableMap(new LinkedHashMap<>(activations));
+        this.logits = logits;
+        this.gradients = gradients == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(gradients));
+        this.modelHookNames = modelHookNames;
+    }
+
+    /** The activation at a hook point: a full name, or a short one as {@code get_act_name} takes ("embed", "pre5"). */
+    public NDArray get(String name) {
+        NDArray a = activations.get(name);
+        return a != null ? a : lookup(activations, ActNames.actName(name), "activation");
+    }
+
+    /** The activation by short name and layer, as TransformerLens's {@code cache["pattern", 1]}. */
+    public NDArray get(String shortName, int layer) {
+        return lookup(activations, ActNames.actName(shortName, layer), "activation");
+    }
+
+    /** The gradient of the metric with respect to this activation (caches from {@code runWithGradCache} only). */
+    public NDArray grad(String name) {
+        NDArray g = gradients.get(name);
+        return g != null ? g : lookup(gradients, ActNames.actName(name), "gradient");
+    }
+
+    public NDArray grad(String shortName, int layer) {
+        return lookup(gradients, ActNames.actName(shortName, layer), "gradient");
+    }
+
+    private NDArray lookup(Map<String, NDArray> map, String name, String what) {
+        NDArray a = map.get(name);
+        if (a != null) {
+            return a;
+        }
+        if (map.isEmpty() && what.equals("gradient")) {
+            throw new IllegalArgumentException("This cache has no gradients; make it with runWithGradCache(tokens, filter, metric).");
+        }
+        if (modelHookNames.contains(name) && name.endsWith("hook_result") && what.equals("activation")) {
+            throw new IllegalArgumentException("'" + name + "' was not cached: runWithCache(tokens) leaves out per-head"
+                    + " results (n_heads times the size of hook_z). Keep them with runWithCache(tokens, name -> true).");
+        }
+        if (modelHookNames.contains(name)) {
+            throw new IllegalArgumentException("'" + name + "' is a hook point of the model but this cache holds no "
+                    + what + " for it: the names filter given to the run excluded it (" + map.size()
+                    + " cached, e.g. " + String.join(", ", ActNames.closest(name, map.keySet(), 3)) + ").");
+        }
+        throw new IllegalArgumentException("No hook point named '" + name + "'. Closest cached: "
+                + String.join(", ", ActNames.closest(name, map.keySet(), 3)));
+    }
+
+    /** The logits of the run that made this cache, [batch, pos, d_vocab_out]. */
+    public NDArray logits() {
+        return logits;
+    }
+
+    public boolean contains(String name) {
+        return activations.containsKey(name);
+    }
+
+    /** Hook names cached, in execution order. */
+    public Set<String> keys() {
+        return activations.keySet();
+    }
+
+    public int size() {
+        return activations.size();
+    }
+
+    public boolean hasGradients() {
+        return !gradients.isEmpty();
+    }
+
+    /** Native bytes held by the cached activations and gradients (the logits not counted). */
+    public long memoryBytes() {
+        long total = 0;
+        for (NDArray a : activations.values()) {
+            total += bytes(a);
+        }
+        for (NDArray g : gradients.values()) {
+            total += bytes(g);
+        }
+        return total;
+    }
+
+    private static long bytes(NDArray a) {
+        return a.isReleased() ? 0 : a.getShape().size() * a.getDataType().getNumOfBytes();
+    }
+
+    /** Frees every cached activation, gradient and the logits now. */
+    @Override
+    public void close() {
+        activations.values().forEach(NDArray::close);
+        gradients.values().forEach(NDArray::close);
+        if (logits != null) {
+            logits.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder s = new StringBuilder(String.format("ActivationCache: %d activations%s, %.1f MB%n",
+                activations.size(), gradients.isEmpty() ? "" : " with gradients", memoryBytes() / 1e6));
+        activations.forEach((name, a) -> s.append(String.format("  %-36s %s%n", name,
+                a.isReleased() ? "(closed)" : a.getShape())));
+        return s.toString();
+    }
+}

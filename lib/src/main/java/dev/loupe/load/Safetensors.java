@@ -1,0 +1,197 @@
+package dev.loupe.load;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+
+import dev.loupe.tensor.Tensors;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The safetensors format: an 8-byte little-endian header length, a JSON header of
+ * {name: {dtype, shape, data_offsets}}, then the tensors' raw little-endian bytes. The file is memory-mapped
+ * and every entry is checked against the file before any data is read, so a truncated or corrupt file fails
+ * with its name and what is wrong. Safetensors holds data only: loading it never runs code.
+ */
+public final class Safetensors {
+
+    private static final long MAX_HEADER = 100L * 1024 * 1024;
+
+    private Safetensors() {}
+
+    /** Every tensor in the file, in the order of their offsets, as Loupe arrays. */
+    public static Map<String, NDArray> read(Path file) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = channel.size();
+            if (size < 8) {
+                throw corrupt(file, "it is " + size + " bytes long, shorter than the 8-byte header length");
+            }
+            ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            channel.read(lengthBytes, 0);
+            long headerLength = lengthBytes.flip().getLong();
+            if (headerLength <= 0 || headerLength > MAX_HEADER || 8 + headerLength > size) {
+                throw corrupt(file, "header length " + headerLength + " does not fit a file of " + size
+                        + " bytes (truncated, or not a safetensors file)");
+            }
+            ByteBuffer headerBytes = ByteBuffer.allocate((int) headerLength);
+            channel.read(headerBytes, 8);
+            JsonObject header;
+            try {
+                header = JsonParser.parseString(new String(headerBytes.array(), StandardCharsets.UTF_8)).getAsJsonObject();
+            } catch (JsonParseException | IllegalStateException e) {
+                throw corrupt(file, "the header is not valid JSON (" + e.getMessage() + ")");
+            }
+            long dataStart = 8 + headerLength;
+            long dataSize = size - dataStart;
+            List<Entry> entries = new ArrayList<>();
+            for (Map.Entry<String, JsonElement> e : header.entrySet()) {
+                if (!e.getKey().equals("__metadata__")) {
+                    entries.add(Entry.parse(file, e.getKey(), e.getValue(), dataSize));
+                }
+            }
+            entries.sort((a, b) -> Long.compare(a.begin, b.begin));
+            for (int i = 1; i < entries.size(); i++) {
+                if (entries.get(i).begin < entries.get(i - 1).end) {
+                    throw corrupt(file, "tensors '" + entries.get(i - 1).name + "' and '" + entries.get(i).name + "' overlap");
+                }
+            }
+            MappedByteBuffer data = channel.map(FileChannel.MapMode.READ_ONLY, dataStart, dataSize);
+            Map<String, NDArray> tensors = new LinkedHashMap<>();
+            for (Entry e : entries) {
+                ByteBuffer slice = data.slice((int) e.begin, (int) (e.end - e.begin));
+                tensors.put(e.name, Tensors.fromBytes(slice, e.shape, e.dtype));
+            }
+            return tensors;
+        }
+    }
+
+    /** Writes the tensors to {@code file} atomically: a temporary file beside it, then a rename. */
+    public static void write(Path file, Map<String, NDArray> tensors) throws IOException {
+        Map<String, Object> header = new LinkedHashMap<>();
+        long offset = 0;
+        for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+            NDArray a = e.getValue();
+            long bytes = a.getShape().size() * a.getDataType().getNumOfBytes();
+            header.put(e.getKey(), Map.of("dtype", code(e.getKey(), a.getDataType()),
+                    "shape", a.getShape().getShape(), "data_offsets", new long[] {offset, offset + bytes}));
+            offset += bytes;
+        }
+        header.put("__metadata__", Map.of("format", "pt"));
+        byte[] json = new com.google.gson.Gson().toJson(header).getBytes(StandardCharsets.UTF_8);
+        int padded = (json.length + 7) / 8 * 8;
+        byte[] headerBytes = new byte[padded];
+        java.util.Arrays.fill(headerBytes, (byte) ' ');
+        System.arraycopy(json, 0, headerBytes, 0, json.length);
+
+        Path parent = file.toAbsolutePath().getParent();
+        Files.createDirectories(parent);
+        Path temp = Files.createTempFile(parent, file.getFileName().toString(), ".partial");
+        try {
+            try (OutputStream out = Files.newOutputStream(temp)) {
+                out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());
+                out.write(headerBytes);
+                for (NDArray a : tensors.values()) {
+                    ByteBuffer buf = a.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                    byte[] chunk = new byte[buf.remaining()];
+                    buf.get(chunk);
+                    out.write(chunk);
+                }
+            }
+            Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(temp);
+        }
+    }
+
+    private static String code(String name, DataType type) {
+        return switch (type) {
+            case FLOAT32 -> "F32";
+            case FLOAT64 -> "F64";
+            case FLOAT16 -> "F16";
+            case BFLOAT16 -> "BF16";
+            case INT64 -> "I64";
+            case INT32 -> "I32";
+            case INT8 -> "I8";
+            case UINT8 -> "U8";
+            case BOOLEAN -> "BOOL";
+            default -> throw new IllegalArgumentException("Cannot write tensor '" + name + "' of type " + type + " to safetensors");
+        };
+    }
+
+    private static DataType type(String code) {
+        return switch (code) {
+            case "F32" -> DataType.FLOAT32;
+            case "F64" -> DataType.FLOAT64;
+            case "F16" -> DataType.FLOAT16;
+            case "BF16" -> DataType.BFLOAT16;
+            case "I64" -> DataType.INT64;
+            case "I32" -> DataType.INT32;
+            case "I8" -> DataType.INT8;
+            case "U8" -> DataType.UINT8;
+            case "BOOL" -> DataType.BOOLEAN;
+            default -> null;
+        };
+    }
+
+    static IOException corrupt(Path file, String what) {
+        return new IOException("Corrupt safetensors file " + file + ": " + what + ".");
+    }
+
+    private record Entry(String name, DataType dtype, Shape shape, long begin, long end) {
+        static Entry parse(Path file, String name, JsonElement json, long dataSize) throws IOException {
+            try {
+                JsonObject o = json.getAsJsonObject();
+                String code = o.get("dtype").getAsString();
+                DataType dtype = type(code);
+                if (dtype == null) {
+                    throw corrupt(file, "tensor '" + name + "' has unsupported dtype " + code);
+                }
+                var dims = o.getAsJsonArray("shape");
+                long[] shape = new long[dims.size()];
+                long count = 1;
+                for (int i = 0; i < shape.length; i++) {
+                    shape[i] = dims.get(i).getAsLong();
+                    if (shape[i] < 0) {
+                        throw corrupt(file, "tensor '" + name + "' has a negative dimension");
+                    }
+                    count = Math.multiplyExact(count, shape[i]);
+                }
+                var offsets = o.getAsJsonArray("data_offsets");
+                long begin = offsets.get(0).getAsLong();
+                long end = offsets.get(1).getAsLong();
+                long expected = count * dtype.getNumOfBytes();
+                if (begin < 0 || end < begin || end - begin != expected) {
+                    throw corrupt(file, "tensor '" + name + "' of shape " + new Shape(shape) + " " + code
+                            + " needs " + expected + " bytes but its offsets [" + begin + ", " + end + "] span " + (end - begin));
+                }
+                if (end > dataSize) {
+                    throw corrupt(file, "tensor '" + name + "' ends at byte " + end + " of the data but the file holds only "
+                            + dataSize + " data bytes (truncated?)");
+                }
+                return new Entry(name, dtype, new Shape(shape), begin, end);
+            } catch (IllegalStateException | NullPointerException | UnsupportedOperationException | ArithmeticException e) {
+                throw corrupt(file, "the header entry for '" + name + "' is malformed (" + e + ")");
+            }
+        }
+    }
+}

@@ -1,0 +1,528 @@
+package dev.loupe.model;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+
+import dev.loupe.cache.ActivationCache;
+import dev.loupe.hook.Hook;
+import dev.loupe.hook.HookPoint;
+import dev.loupe.load.Safetensors;
+import dev.loupe.model.ModelConfig.Normalization;
+import dev.loupe.model.ModelConfig.PositionalEmbedding;
+import dev.loupe.tensor.Tensors;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/**
+ * A GPT-2-style transformer whose every activation is reachable by name, TransformerLens's
+ * {@code HookedTransformer}. The forward pass reads top to bottom in {@link #run}; each component
+ * (Embed, PosEmbed, TransformerBlock with LayerNorm, Attention and Mlp, Unembed) makes its hook points
+ * where it makes the activations. Parameters are plain named arrays ({@link #stateDict()}) under
+ * TransformerLens's names.
+ */
+public final class HookedTransformer implements AutoCloseable {
+
+    private final ModelConfig cfg;
+    private final Map<String, NDArray> params;
+    private final HookRegistry hooks = new HookRegistry();
+    private final Embed embed;
+    private final PosEmbed posEmbed;
+    private final List<TransformerBlock> blocks = new ArrayList<>();
+    private final LayerNorm lnFinal;
+    private final Unembed unembed;
+
+    private HookedTransformer(ModelConfig cfg, Map<String, NDArray> params) {
+        this.cfg = cfg;
+        this.params = params;
+        embed = new Embed(params, hooks);
+        posEmbed = new PosEmbed(params, hooks);
+        for (int layer = 0; layer < cfg.nLayers(); layer++) {
+            blocks.add(new TransformerBlock(layer, cfg, params, hooks));
+        }
+        lnFinal = cfg.normalization() != Normalization.NONE
+                ? new LayerNorm("ln_final", cfg.normalization(), cfg.eps(), params, hooks) : null;
+        unembed = new Unembed(params);
+    }
+
+    // ---------------------------------------------------------------- construction, saving, loading
+
+    /** A model with random weights: normal(0, initializer_range) matrices, zero biases, unit layer norms. */
+    public static HookedTransformer create(ModelConfig cfg, long seed) {
+        Engine.getInstance().setRandomSeed((int) seed);
+        NDManager m = Tensors.manager();
+        Map<String, NDArray> params = new LinkedHashMap<>();
+        parameterShapes(cfg).forEach((name, shape) -> {
+            String leaf = name.substring(name.lastIndexOf('.') + 1);
+            NDArray p;
+            if (leaf.startsWith("W_")) {
+                p = m.randomNormal(0f, (float) cfg.initRange(), shape, cfg.dtype());
+            } else if (leaf.equals("w")) {
+                p = m.ones(shape, cfg.dtype());
+            } else {
+                p = m.zeros(shape, cfg.dtype());
+            }
+            params.put(name, p);
+        });
+        return new HookedTransformer(cfg, params);
+    }
+
+    /**
+     * A model from a state dict with TransformerLens's names. Every expected parameter must be present with
+     * its shape; arrays are converted to the config's dtype.
+     */
+    public static HookedTransformer fromStateDict(ModelConfig cfg, Map<String, NDArray> stateDict) {
+        Map<String, Shape> expected = parameterShapes(cfg);
+        List<String> problems = new ArrayList<>();
+        Map<String, NDArray> params = new LinkedHashMap<>();
+        expected.forEach((name, shape) -> {
+            NDArray a = stateDict.get(name);
+            if (a == null) {
+                problems.add("missing " + name + " " + shape);
+            } else if (!a.getShape().equals(shape)) {
+                problems.add(name + " has shape " + a.getShape() + ", expected " + shape);
+            } else {
+                params.put(name, a.getDataType() == cfg.dtype() ? a : a.toType(cfg.dtype(), false));
+            }
+        });
+        for (String name : stateDict.keySet()) {
+            if (!expected.containsKey(name)) {
+                problems.add("unexpected " + name);
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("The state dict does not fit " + cfg.modelName() + " (" + cfg + "): "
+                    + String.join("; ", problems));
+        }
+        return new HookedTransformer(cfg, params);
+    }
+
+    /** Loads a model saved by {@link #save}: config.json and model.safetensors in {@code dir}. */
+    public static HookedTransformer load(Path dir) throws IOException {
+        Path config = dir.resolve("config.json");
+        Path weights = dir.resolve("model.safetensors");
+        for (Path p : List.of(config, weights)) {
+            if (!Files.isRegularFile(p)) {
+                throw new IOException("Cannot load a model from " + dir + ": " + p.getFileName() + " is missing.");
+            }
+        }
+        ModelConfig cfg = ModelConfig.fromJson(Files.readString(config));
+        return fromStateDict(cfg, Safetensors.read(weights));
+    }
+
+    /** Writes config.json and model.safetensors into {@code dir}; each file appears whole or not at all. */
+    public void save(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        Safetensors.write(dir.resolve("model.safetensors"), params);
+        Path temp = Files.createTempFile(dir, "config.json", ".partial");
+        Files.writeString(temp, cfg.toJson(), StandardCharsets.UTF_8);
+        Files.move(temp, dir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Every parameter's name and shape for this config, in state-dict order. */
+    public static Map<String, Shape> parameterShapes(ModelConfig c) {
+        Map<String, Shape> s = new LinkedHashMap<>();
+        int d = c.dModel();
+        int h = c.nHeads();
+        int dh = c.dHead();
+        boolean ln = c.normalization() == Normalization.LN;
+        s.put("embed.W_E", new Shape(c.dVocab(), d));
+        s.put("pos_embed.W_pos", new Shape(c.nCtx(), d));
+        for (int l = 0; l < c.nLayers(); l++) {
+            String b = "blocks." + l + ".";
+            if (ln) {
+                s.put(b + "ln1.w", new Shape(d));
+                s.put(b + "ln1.b", new Shape(d));
+            }
+            for (String x : List.of("Q", "K", "V")) {
+                s.put(b + "attn.W_" + x, new Shape(h, d, dh));
+                s.put(b + "attn.b_" + x, new Shape(h, dh));
+            }
+            s.put(b + "attn.W_O", new Shape(h, dh, d));
+            s.put(b + "attn.b_O", new Shape(d));
+            if (!c.attnOnly()) {
+                if (ln) {
+                    s.put(b + "ln2.w", new Shape(d));
+                    s.put(b + "ln2.b", new Shape(d));
+                }
+                s.put(b + "mlp.W_in", new Shape(d, c.dMlp()));
+                s.put(b + "mlp.b_in", new Shape(c.dMlp()));
+                if (c.actFn() == ModelConfig.ActFn.SOLU_LN && ln) {
+                    s.put(b + "mlp.ln.w", new Shape(c.dMlp()));
+                    s.put(b + "mlp.ln.b", new Shape(c.dMlp()));
+                }
+                s.put(b + "mlp.W_out", new Shape(c.dMlp(), d));
+                s.put(b + "mlp.b_out", new Shape(d));
+            }
+        }
+        if (ln) {
+            s.put("ln_final.w", new Shape(d));
+            s.put("ln_final.b", new Shape(d));
+        }
+        s.put("unembed.W_U", new Shape(d, c.dVocabOut()));
+        s.put("unembed.b_U", new Shape(c.dVocabOut()));
+        return s;
+    }
+
+    // ---------------------------------------------------------------- the forward pass
+
+    /** Logits [batch, pos, d_vocab_out] for tokens [batch, pos] (or [pos]). */
+    public NDArray forward(NDArray tokens) {
+        return forward(tokens, null);
+    }
+
+    /**
+     * Logits with an attention mask [batch, pos] (1 for real tokens, 0 for padding): padding keys are never
+     * attended to and positions count from each row's first real token, so padding does not change the
+     * logits of real tokens.
+     */
+    public NDArray forward(NDArray tokens, NDArray attentionMask) {
+        return run(tokens, attentionMask);
+    }
+
+    private synchronized NDArray run(NDArray tokens, NDArray attentionMask) {
+        try (NDScope scope = new NDScope()) {
+            NDArray input = checkTokens(tokens);
+            NDArray mask = checkMask(attentionMask, input.getShape());
+            long batch = input.getShape().get(0);
+            long pos = input.getShape().get(1);
+            NDManager m = input.getManager();
+
+            NDArray positions = mask == null ? m.arange(pos)
+                    : mask.cumSum(1).sub(1).maximum(0); // left padding: the first real token is position 0
+            NDArray residual = embed.forward(input);
+            NDArray posEmbedding = posEmbed.forward(positions, batch);
+            boolean shortformer = cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER;
+            if (!shortformer) {
+                residual = residual.add(posEmbedding);
+            }
+            AttentionMask attend = AttentionMask.causal(m, pos, mask);
+            for (TransformerBlock block : blocks) {
+                residual = block.forward(residual, shortformer ? posEmbedding : null, attend);
+            }
+            if (lnFinal != null) {
+                residual = lnFinal.forward(residual);
+            }
+            NDArray logits = unembed.forward(residual);
+            NDScope.unregister(logits);
+            return logits;
+        }
+    }
+
+    private NDArray checkTokens(NDArray tokens) {
+        Shape s = tokens.getShape();
+        if (s.dimension() == 1) {
+            tokens = tokens.reshape(1, s.get(0));
+            s = tokens.getShape();
+        }
+        if (s.dimension() != 2 || s.get(1) == 0) {
+            throw new IllegalArgumentException("Tokens must have shape [batch, pos] (or [pos]), got " + s);
+        }
+        DataType t = tokens.getDataType();
+        if (t != DataType.INT64 && t != DataType.INT32) {
+            throw new IllegalArgumentException("Tokens must be integer ids (int64 or int32), got " + t
+                    + ". Make them with model.toTokens(...).");
+        }
+        if (s.get(1) > cfg.nCtx()) {
+            throw new IllegalArgumentException("The sequence has " + s.get(1) + " tokens but " + cfg.modelName()
+                    + " has n_ctx = " + cfg.nCtx() + ". Truncate or split it into pieces of at most " + cfg.nCtx() + " tokens.");
+        }
+        long[] ids = tokens.toLongArray();
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= cfg.dVocab()) {
+                throw new IllegalArgumentException("Token id " + ids[i] + " at [" + i / s.get(1) + ", " + i % s.get(1)
+                        + "] is out of range: " + cfg.modelName() + " has d_vocab = " + cfg.dVocab()
+                        + ", so ids must be in [0, " + (cfg.dVocab() - 1) + "].");
+            }
+        }
+        return t == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
+    }
+
+    private static NDArray checkMask(NDArray mask, Shape tokenShape) {
+        if (mask == null) {
+            return null;
+        }
+        if (mask.getShape().dimension() == 1) {
+            mask = mask.reshape(1, mask.getShape().get(0));
+        }
+        if (!mask.getShape().equals(tokenShape)) {
+            throw new IllegalArgumentException("The attention mask has shape " + mask.getShape()
+                    + " but the tokens have shape " + tokenShape + "; they must match.");
+        }
+        return mask.toType(DataType.INT64, false);
+    }
+
+    // ---------------------------------------------------------------- losses
+
+    /** Mean next-token cross-entropy over all predicted positions. */
+    public NDArray loss(NDArray tokens) {
+        try (NDScope scope = new NDScope()) {
+            NDArray loss = lossPerToken(tokens).mean();
+            NDScope.unregister(loss);
+            return loss;
+        }
+    }
+
+    /** Next-token cross-entropy at each position: [batch, pos - 1]. */
+    public NDArray lossPerToken(NDArray tokens) {
+        try (NDScope scope = new NDScope()) {
+            NDArray perToken = crossEntropyPerToken(forward(tokens), checkTokens(tokens));
+            NDScope.unregister(perToken);
+            return perToken;
+        }
+    }
+
+    /** −log p(token[i+1] | tokens[..i]) from logits [batch, pos, vocab]: [batch, pos - 1]. */
+    public static NDArray crossEntropyPerToken(NDArray logits, NDArray tokens) {
+        long pos = logits.getShape().get(1);
+        if (pos < 2) {
+            throw new IllegalArgumentException("Next-token loss needs at least 2 positions, got " + pos);
+        }
+        NDArray logProbs = logits.get(":, :-1, :").logSoftmax(-1);
+        NDArray next = tokens.reshape(logits.getShape().get(0), pos).get(":, 1:").toType(DataType.INT64, false);
+        return logProbs.gather(next.expandDims(-1), -1).squeeze(-1).neg();
+    }
+
+    // ---------------------------------------------------------------- caches and hooks
+
+    /**
+     * Runs the model keeping every activation except the per-head {@code hook_result} (n_heads times the size
+     * of {@code hook_z}, from which it follows; name it in a filter to keep it). The cache also holds the logits.
+     */
+    public ActivationCache runWithCache(NDArray tokens) {
+        return runWithCache(tokens, null, name -> !name.endsWith("hook_result"));
+    }
+
+    /** Runs the model keeping the activations whose names the filter accepts (at least one must match). */
+    public ActivationCache runWithCache(NDArray tokens, Predicate<String> namesFilter) {
+        return runWithCache(tokens, null, namesFilter);
+    }
+
+    public ActivationCache runWithCache(NDArray tokens, NDArray attentionMask, Predicate<String> namesFilter) {
+        List<HookPoint> recorded = matching(namesFilter);
+        Map<String, NDArray> activations = new LinkedHashMap<>();
+        try {
+            recorded.forEach(p -> p.recordInto(activations));
+            NDArray logits = run(tokens, attentionMask);
+            return new ActivationCache(activations, logits, null, hookNames());
+        } finally {
+            recorded.forEach(HookPoint::stopRecording);
+        }
+    }
+
+    /**
+     * Runs the model keeping the filtered activations and the gradient of {@code metric(logits)} (a scalar)
+     * with respect to each of them, TransformerLens's {@code run_with_cache(incl_bwd=True)}. The model's
+     * weights get no gradients.
+     */
+    public ActivationCache runWithGradCache(NDArray tokens, Predicate<String> namesFilter, Function<NDArray, NDArray> metric) {
+        List<HookPoint> recorded = matching(namesFilter);
+        Map<String, NDArray> activations = new LinkedHashMap<>();
+        Map<String, NDArray> probes = new LinkedHashMap<>();
+        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            recorded.forEach(p -> {
+                p.recordInto(activations);
+                p.probeGradientsInto(probes);
+            });
+            NDArray logits = run(tokens, null);
+            NDArray value = metric.apply(logits);
+            if (value.size() != 1) {
+                throw new IllegalArgumentException("The metric must return a scalar; it returned shape " + value.getShape());
+            }
+            collector.backward(value);
+            Map<String, NDArray> gradients = new LinkedHashMap<>();
+            probes.forEach((name, probe) -> gradients.put(name, probe.getGradient().duplicate()));
+            probes.values().forEach(NDArray::close);
+            activations.replaceAll((name, a) -> detached(a));
+            return new ActivationCache(activations, detached(logits), gradients, hookNames());
+        } finally {
+            recorded.forEach(HookPoint::stopRecording);
+        }
+    }
+
+    /** The same values without the autograd graph, so the graph's memory can go. */
+    private static NDArray detached(NDArray a) {
+        NDArray d = a.stopGradient();
+        a.close();
+        return d;
+    }
+
+    /** Logits of a run with these hooks attached; they are removed afterwards, also if the run fails. */
+    public NDArray runWithHooks(NDArray tokens, Hook... fwdHooks) {
+        try (HookSession session = hooks(fwdHooks)) {
+            return forward(tokens);
+        }
+    }
+
+    /**
+     * Attaches hooks until the returned session is closed: {@code try (var h = model.hooks(...)) { ... }},
+     * TransformerLens's {@code with model.hooks(...)}. Closing removes them even after an exception.
+     */
+    public HookSession hooks(Hook... fwdHooks) {
+        HookSession session = new HookSession();
+        try {
+            for (Hook hook : fwdHooks) {
+                List<HookPoint> points = hook.name() != null ? List.of(hooks.get(hook.name())) : matching(hook.filter());
+                for (HookPoint p : points) {
+                    session.attach(p, hook);
+                }
+            }
+        } catch (RuntimeException e) {
+            session.close();
+            throw e;
+        }
+        return session;
+    }
+
+    /** Attaches a hook that stays until {@link #resetHooks()}, TransformerLens's {@code add_hook}. */
+    public void addHook(String name, dev.loupe.hook.HookFn fn) {
+        hooks.get(name).add(fn);
+    }
+
+    /** Removes every hook from every hook point. */
+    public void resetHooks() {
+        hooks.all().forEach(HookPoint::clearHooks);
+    }
+
+    private List<HookPoint> matching(Predicate<String> filter) {
+        List<HookPoint> found = new ArrayList<>();
+        for (HookPoint p : hooks.all()) {
+            if (filter.test(p.name())) {
+                found.add(p);
+            }
+        }
+        if (found.isEmpty()) {
+            throw new IllegalArgumentException("The names filter matches none of the model's " + hookNames().size()
+                    + " hook points (e.g. " + hookNames().get(0) + ", " + hookNames().get(hookNames().size() - 1)
+                    + "); nothing would be cached or hooked.");
+        }
+        return found;
+    }
+
+    /** Every hook point name, in the order the forward pass reaches them. */
+    public List<String> hookNames() {
+        return hooks.names();
+    }
+
+    /** The hook point with this full name; an unknown name fails with the closest ones. */
+    public HookPoint hookPoint(String name) {
+        return hooks.get(name);
+    }
+
+    // ---------------------------------------------------------------- tokens
+
+    /** Exactly these token ids, shape [1, n], no BOS added. */
+    public NDArray toTokens(int[] ids) {
+        for (int id : ids) {
+            if (id < 0 || id >= cfg.dVocab()) {
+                throw new IllegalArgumentException("Token id " + id + " is out of range [0, " + (cfg.dVocab() - 1) + "]");
+            }
+        }
+        return Tensors.tokens(ids);
+    }
+
+    // ---------------------------------------------------------------- weights by TransformerLens's names
+
+    public ModelConfig config() {
+        return cfg;
+    }
+
+    /** Parameters by name, in state-dict order (read-only view; the arrays are the model's own). */
+    public Map<String, NDArray> stateDict() {
+        return Collections.unmodifiableMap(params);
+    }
+
+    public NDArray parameter(String name) {
+        NDArray p = params.get(name);
+        if (p == null) {
+            throw new IllegalArgumentException("No parameter '" + name + "'. Closest: "
+                    + dev.loupe.hook.ActNames.closest(name, params.keySet(), 3));
+        }
+        return p;
+    }
+
+    /** Replaces a parameter (same shape); the next forward pass uses it. */
+    public void setParameter(String name, NDArray value) {
+        NDArray old = parameter(name);
+        if (!old.getShape().equals(value.getShape())) {
+            throw new IllegalArgumentException("Parameter " + name + " has shape " + old.getShape() + ", got " + value.getShape());
+        }
+        params.put(name, value.getDataType() == cfg.dtype() ? value : value.toType(cfg.dtype(), false));
+    }
+
+    public long parameterCount() {
+        return params.values().stream().mapToLong(NDArray::size).sum();
+    }
+
+    /** [d_vocab, d_model] */
+    public NDArray W_E() { return parameter("embed.W_E"); }
+    /** [n_ctx, d_model] */
+    public NDArray W_pos() { return parameter("pos_embed.W_pos"); }
+    /** [d_model, d_vocab_out] */
+    public NDArray W_U() { return parameter("unembed.W_U"); }
+    public NDArray b_U() { return parameter("unembed.b_U"); }
+    /** [head, d_model, d_head] */
+    public NDArray W_Q(int layer) { return parameter(attn(layer, "W_Q")); }
+    public NDArray W_K(int layer) { return parameter(attn(layer, "W_K")); }
+    public NDArray W_V(int layer) { return parameter(attn(layer, "W_V")); }
+    /** [head, d_head, d_model] */
+    public NDArray W_O(int layer) { return parameter(attn(layer, "W_O")); }
+    /** [head, d_head] */
+    public NDArray b_Q(int layer) { return parameter(attn(layer, "b_Q")); }
+    public NDArray b_K(int layer) { return parameter(attn(layer, "b_K")); }
+    public NDArray b_V(int layer) { return parameter(attn(layer, "b_V")); }
+    /** [d_model] */
+    public NDArray b_O(int layer) { return parameter(attn(layer, "b_O")); }
+    /** [d_model, d_mlp] */
+    public NDArray W_in(int layer) { return parameter(mlp(layer, "W_in")); }
+    public NDArray b_in(int layer) { return parameter(mlp(layer, "b_in")); }
+    /** [d_mlp, d_model] */
+    public NDArray W_out(int layer) { return parameter(mlp(layer, "W_out")); }
+    public NDArray b_out(int layer) { return parameter(mlp(layer, "b_out")); }
+
+    private String attn(int layer, String name) {
+        checkLayer(layer);
+        return "blocks." + layer + ".attn." + name;
+    }
+
+    private String mlp(int layer, String name) {
+        checkLayer(layer);
+        if (cfg.attnOnly()) {
+            throw new IllegalArgumentException(cfg.modelName() + " is attention-only: it has no " + name);
+        }
+        return "blocks." + layer + ".mlp." + name;
+    }
+
+    private void checkLayer(int layer) {
+        if (layer < 0 || layer >= cfg.nLayers()) {
+            throw new IllegalArgumentException("Layer " + layer + " does not exist; " + cfg.modelName()
+                    + " has layers 0.." + (cfg.nLayers() - 1));
+        }
+    }
+
+    /** Frees the parameters now (otherwise they go when the model is unreferenced). */
+    @Override
+    public void close() {
+        params.values().forEach(NDArray::close);
+    }
+
+    @Override
+    public String toString() {
+        return String.format("HookedTransformer(%s)%n%,d parameters, %d hook points", cfg, parameterCount(), hookNames().size());
+    }
+}

@@ -1,0 +1,167 @@
+package dev.loupe.tensor;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.util.NativeResource;
+
+import java.lang.ref.Cleaner;
+import java.lang.ref.WeakReference;
+import java.lang.reflect.Field;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The resource table of Loupe's NDManager: it holds arrays weakly, so that an array nobody references
+ * is freed by the garbage collector, as a Python tensor is freed when its last name goes away.
+ *
+ * <p>DJL's managers hold every array strongly until the manager is closed, which in a notebook session
+ * means forever. This table replaces the manager's map: arrays are remembered through weak references
+ * and a {@link Cleaner} deletes the native tensor once the Java object is unreachable. Closing an array
+ * explicitly still frees it at once; the cleaner then finds the handle already cleared and does nothing.
+ * Sub-managers and other resources are kept strongly, as DJL does.
+ *
+ * <p>The JVM does not see native memory, so the table counts the bytes it tracks and asks for a
+ * collection when they have grown past a threshold, the way direct byte buffers do.
+ */
+final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable> {
+
+    private static final Cleaner CLEANER = Cleaner.create();
+    private static final Field HANDLE;
+
+    static {
+        try {
+            HANDLE = NativeResource.class.getDeclaredField("handle");
+            HANDLE.setAccessible(true);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final ConcurrentHashMap<String, WeakReference<NDArray>> arrays = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Release> releases = new ConcurrentHashMap<>();
+    private final AtomicLong liveBytes = new AtomicLong();
+    private final long minCollectBytes;
+    private volatile long collectAtBytes;
+
+    ReclaimingResources(long minCollectBytes) {
+        this.minCollectBytes = minCollectBytes;
+        this.collectAtBytes = minCollectBytes;
+    }
+
+    long liveBytes() {
+        return liveBytes.get();
+    }
+
+    int liveArrays() {
+        return arrays.size();
+    }
+
+    @Override
+    public AutoCloseable put(String id, AutoCloseable resource) {
+        if (!(resource instanceof NDArray array)) {
+            return super.put(id, resource);
+        }
+        long bytes = array.getShape().size() * array.getDataType().getNumOfBytes();
+        arrays.put(id, new WeakReference<>(array));
+        Release release = new Release(handleOf(array), bytes, id);
+        releases.put(id, release);
+        release.cleanable = CLEANER.register(array, release);
+        if (liveBytes.addAndGet(bytes) > collectAtBytes) {
+            collect();
+        }
+        return null;
+    }
+
+    @Override
+    public AutoCloseable remove(Object id) {
+        // Called when an array is closed or moved to another manager: it is no longer ours to free.
+        Release release = releases.get(id);
+        if (release == null) {
+            return super.remove(id);
+        }
+        release.disowned = true;
+        release.cleanable.clean();
+        return null;
+    }
+
+    @Override
+    public Collection<AutoCloseable> values() {
+        Collection<AutoCloseable> all = new ArrayList<>(super.values());
+        for (WeakReference<NDArray> ref : arrays.values()) {
+            NDArray array = ref.get();
+            if (array != null) {
+                all.add(array);
+            }
+        }
+        return all;
+    }
+
+    @Override
+    public int size() {
+        return super.size() + arrays.size();
+    }
+
+    @Override
+    public void clear() {
+        super.clear();
+        arrays.clear();
+    }
+
+    /** Runs the collector and waits briefly for the cleaner to free what it found. */
+    private synchronized void collect() {
+        if (liveBytes.get() <= collectAtBytes) {
+            return;
+        }
+        System.gc();
+        long before = liveBytes.get();
+        for (int i = 0; i < 20 && liveBytes.get() >= before; i++) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        collectAtBytes = Math.max(minCollectBytes, 2 * liveBytes.get());
+    }
+
+    @SuppressWarnings("unchecked")
+    private static AtomicReference<Long> handleOf(NDArray array) {
+        try {
+            return (AtomicReference<Long>) HANDLE.get(array);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Frees one native tensor; holds no reference to the array itself, or it would never be collected. */
+    private final class Release implements Runnable {
+        private final AtomicReference<Long> handle;
+        private final long bytes;
+        private final String id;
+        volatile boolean disowned;
+        Cleaner.Cleanable cleanable;
+
+        Release(AtomicReference<Long> handle, long bytes, String id) {
+            this.handle = handle;
+            this.bytes = bytes;
+            this.id = id;
+        }
+
+        @Override
+        public void run() {
+            if (!disowned) {
+                Long pointer = handle.getAndSet(null);
+                if (pointer != null && pointer != -1) {
+                    JniUtils.deleteNDArray(pointer);
+                }
+            }
+            liveBytes.addAndGet(-bytes);
+            arrays.remove(id);
+            releases.remove(id);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package dev.loupe.tensor;
+
+import ai.djl.Device;
+import ai.djl.ndarray.BaseNDManager;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import java.lang.reflect.Field;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * Where Loupe's arrays live. Every array Loupe makes, and every array derived from one, belongs to one
+ * process-wide manager whose arrays are freed by the garbage collector once unreferenced (see
+ * {@link ReclaimingResources}); {@code close()} still frees one at once. Temporaries of a forward pass
+ * are freed at its end by an {@link ai.djl.ndarray.NDScope}, without waiting for a collection.
+ */
+public final class Tensors {
+
+    /** A collection is requested when tracked native memory passes this (or twice what survived the last). */
+    private static final long MIN_COLLECT_BYTES =
+            Long.getLong("loupe.gc.minBytes", 512L * 1024 * 1024);
+
+    private static final ReclaimingResources RESOURCES = new ReclaimingResources(MIN_COLLECT_BYTES);
+    private static final NDManager MANAGER = createManager();
+
+    private Tensors() {}
+
+    private static NDManager createManager() {
+        if (System.getProperty("ai.djl.offline") == null) {
+            System.setProperty("ai.djl.offline", "true"); // the native jar is on the class path: never download
+        }
+        NDManager manager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
+        manager.setName("loupe");
+        try {
+            Field resources = BaseNDManager.class.getDeclaredField("resources");
+            resources.setAccessible(true);
+            resources.set(manager, RESOURCES);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+        return manager;
+    }
+
+    /** The manager of every Loupe array. Arrays made from it are freed when unreferenced. */
+    public static NDManager manager() {
+        return MANAGER;
+    }
+
+    /** Native bytes held by live Loupe arrays (those not yet closed or collected). */
+    public static long liveBytes() {
+        return RESOURCES.liveBytes();
+    }
+
+    /** Number of live Loupe arrays. */
+    public static int liveArrays() {
+        return RESOURCES.liveArrays();
+    }
+
+    /** An int64 array of these values with this shape, owned by libtorch (not backed by Java memory). */
+    public static NDArray ofLongs(long[] values, Shape shape) {
+        return owned(MANAGER.create(values, shape));
+    }
+
+    /** An int64 array of these ids, shape [1, n]. */
+    public static NDArray tokens(int... ids) {
+        long[] values = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            values[i] = ids[i];
+        }
+        return ofLongs(values, new Shape(1, ids.length));
+    }
+
+    public static NDArray ofFloats(float[] values, Shape shape) {
+        return owned(MANAGER.create(values, shape));
+    }
+
+    public static NDArray ofDoubles(double[] values, Shape shape) {
+        return owned(MANAGER.create(values, shape));
+    }
+
+    /** An array copied out of little-endian bytes (for example a slice of a memory-mapped file). */
+    public static NDArray fromBytes(ByteBuffer bytes, Shape shape, DataType type) {
+        ByteBuffer data = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        if (!data.isDirect()) {
+            ByteBuffer direct = ByteBuffer.allocateDirect(data.remaining()).order(ByteOrder.nativeOrder());
+            direct.put(data).flip();
+            data = direct;
+        }
+        return owned(MANAGER.create(data, shape, type));
+    }
+
+    /**
+     * DJL wraps Java buffers without copying; a view of such an array outlives the buffer's owner and
+     * would read freed memory. A clone puts the data in libtorch's own storage.
+     */
+    private static NDArray owned(NDArray wrapped) {
+        NDArray copy = wrapped.duplicate();
+        wrapped.close();
+        return copy;
+    }
+}

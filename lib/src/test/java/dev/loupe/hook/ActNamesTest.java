@@ -1,0 +1,40 @@
+package dev.loupe.hook;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static dev.loupe.hook.ActNames.actName;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** The examples of TransformerLens's get_act_name documentation, worked by hand. */
+class ActNamesTest {
+
+    @Test
+    void shortNamesExpandAsTransformerLensDoes() {
+        assertEquals("blocks.1.attn.hook_pattern", actName("pattern", 1));
+        assertEquals("blocks.6.attn.hook_k", actName("k", 6, "a"));
+        assertEquals("blocks.5.mlp.hook_pre", actName("pre5"));
+        assertEquals("blocks.4.ln1.hook_scale", actName("scale4ln1"));
+        assertEquals("blocks.2.attn.hook_pattern", actName("attn", 2));
+        assertEquals("blocks.2.attn.hook_attn_scores", actName("attn_logits", 2));
+        assertEquals("blocks.3.mlp.hook_post", actName("mlp_post", 3));
+        assertEquals("blocks.0.hook_resid_pre", actName("resid_pre", 0));
+        assertEquals("blocks.0.hook_resid_pre", actName("resid_pre", 0, "b"));
+        assertEquals("ln_final.hook_scale", actName("scale"));
+        assertEquals("hook_embed", actName("embed"));
+        assertEquals("blocks.7.attn.hook_z", actName("blocks.7.attn.hook_z"));
+    }
+
+    @Test
+    void layerIsReadFromTheFullName() {
+        assertEquals(11, ActNames.layerOf("blocks.11.attn.hook_z"));
+        assertEquals(-1, ActNames.layerOf("ln_final.hook_scale"));
+    }
+
+    @Test
+    void closestNamesByEditDistance() {
+        assertEquals(List.of("blocks.0.attn.hook_q", "blocks.0.attn.hook_k"),
+                ActNames.closest("blocks.0.attn.hook_qq", List.of("hook_embed", "blocks.0.attn.hook_k", "blocks.0.attn.hook_q"), 2));
+    }
+}
