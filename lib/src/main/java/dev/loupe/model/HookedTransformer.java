@@ -313,7 +313,7 @@ public final class HookedTransformer implements AutoCloseable {
         return runWithCache(tokens, null, namesFilter);
     }
 
-    public ActivationCache runWithCache(NDArray tokens, NDArray attentionMask, Predicate<String> namesFilter) {
+    public synchronized ActivationCache runWithCache(NDArray tokens, NDArray attentionMask, Predicate<String> namesFilter) {
         List<HookPoint> recorded = matching(namesFilter);
         Map<String, NDArray> activations = new LinkedHashMap<>();
         try {
@@ -330,7 +330,7 @@ public final class HookedTransformer implements AutoCloseable {
      * with respect to each of them, TransformerLens's {@code run_with_cache(incl_bwd=True)}. The model's
      * weights get no gradients.
      */
-    public ActivationCache runWithGradCache(NDArray tokens, Predicate<String> namesFilter, Function<NDArray, NDArray> metric) {
+    public synchronized ActivationCache runWithGradCache(NDArray tokens, Predicate<String> namesFilter, Function<NDArray, NDArray> metric) {
         List<HookPoint> recorded = matching(namesFilter);
         Map<String, NDArray> activations = new LinkedHashMap<>();
         Map<String, NDArray> probes = new LinkedHashMap<>();

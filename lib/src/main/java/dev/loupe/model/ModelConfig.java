@@ -35,66 +35,79 @@ public record ModelConfig(
         double initRange,
         DataType dtype) {
 
+    /** A setting stored in config.json under TransformerLens's name for it. */
+    interface TlNamed {
+        String tlName();
+    }
+
     /** MLP activation functions, by TransformerLens's names. */
-    public enum ActFn {
+    public enum ActFn implements TlNamed {
         GELU_NEW("gelu_new"), GELU("gelu"), RELU("relu"), SOLU_LN("solu_ln");
 
-        public final String tlName;
+        private final String tlName;
 
         ActFn(String tlName) {
             this.tlName = tlName;
         }
 
+        @Override
+        public String tlName() {
+            return tlName;
+        }
+
         public static ActFn of(String name) {
-            for (ActFn f : values()) {
-                if (f.tlName.equals(name)) {
-                    return f;
-                }
-            }
-            throw new IllegalArgumentException("Unknown act_fn '" + name + "'; expected one of "
-                    + Arrays.stream(values()).map(f -> f.tlName).toList());
+            return byTlName(values(), name, "act_fn");
         }
     }
 
-    /** Layer norm kind: full (LN), centring and scaling only because weights were folded in (LNPre), or none. */
-    public enum Normalization {
+    /** Layer norm kind: full (LN), centring and scaling only because weights were folded in (LNPre), or none (null). */
+    public enum Normalization implements TlNamed {
         LN("LN"), LN_PRE("LNPre"), NONE(null);
 
-        public final String tlName;
+        private final String tlName;
 
         Normalization(String tlName) {
             this.tlName = tlName;
         }
 
+        @Override
+        public String tlName() {
+            return tlName;
+        }
+
         public static Normalization of(String name) {
-            for (Normalization n : values()) {
-                if (java.util.Objects.equals(n.tlName, name)) {
-                    return n;
-                }
-            }
-            throw new IllegalArgumentException("Unknown normalization_type '" + name + "'; expected LN, LNPre or null");
+            return byTlName(values(), name, "normalization_type");
         }
     }
 
     /** Standard: positions added to the residual stream. Shortformer: added only to queries' and keys' inputs. */
-    public enum PositionalEmbedding {
+    public enum PositionalEmbedding implements TlNamed {
         STANDARD("standard"), SHORTFORMER("shortformer");
 
-        public final String tlName;
+        private final String tlName;
 
         PositionalEmbedding(String tlName) {
             this.tlName = tlName;
         }
 
-        public static PositionalEmbedding of(String name) {
-            for (PositionalEmbedding p : values()) {
-                if (p.tlName.equals(name)) {
-                    return p;
-                }
-            }
-            throw new IllegalArgumentException("Unknown positional_embedding_type '" + name
-                    + "'; expected standard or shortformer");
+        @Override
+        public String tlName() {
+            return tlName;
         }
+
+        public static PositionalEmbedding of(String name) {
+            return byTlName(values(), name, "positional_embedding_type");
+        }
+    }
+
+    private static <E extends TlNamed> E byTlName(E[] values, String name, String field) {
+        for (E e : values) {
+            if (java.util.Objects.equals(e.tlName(), name)) {
+                return e;
+            }
+        }
+        throw new IllegalArgumentException("Unknown " + field + " '" + name + "'; expected one of "
+                + Arrays.stream(values).map(TlNamed::tlName).toList());
     }
 
     public ModelConfig {
@@ -202,10 +215,10 @@ public record ModelConfig(
         m.put("d_vocab", dVocab);
         m.put("d_vocab_out", dVocabOut);
         m.put("n_ctx", nCtx);
-        m.put("act_fn", actFn.tlName);
-        m.put("normalization_type", normalization.tlName);
+        m.put("act_fn", actFn.tlName());
+        m.put("normalization_type", normalization.tlName());
         m.put("attn_only", attnOnly);
-        m.put("positional_embedding_type", positionalEmbedding.tlName);
+        m.put("positional_embedding_type", positionalEmbedding.tlName());
         m.put("eps", eps);
         m.put("initializer_range", initRange);
         m.put("dtype", dtype == DataType.FLOAT64 ? "float64" : "float32");
@@ -257,10 +270,10 @@ public record ModelConfig(
     @Override
     public String toString() {
         return String.format("%s: %d layers, d_model %d, %d heads × %d, %s, d_vocab %d%s, n_ctx %d, %s, %s%s",
-                modelName, nLayers, dModel, nHeads, dHead, attnOnly ? "attention only" : "d_mlp " + dMlp + " " + actFn.tlName,
+                modelName, nLayers, dModel, nHeads, dHead, attnOnly ? "attention only" : "d_mlp " + dMlp + " " + actFn.tlName(),
                 dVocab, dVocabOut != dVocab ? " (out " + dVocabOut + ")" : "", nCtx,
-                normalization == Normalization.NONE ? "no layer norm" : normalization.tlName,
-                positionalEmbedding.tlName + " positions",
+                normalization == Normalization.NONE ? "no layer norm" : normalization.tlName(),
+                positionalEmbedding.tlName() + " positions",
                 dtype == DataType.FLOAT64 ? ", float64" : "");
     }
 }
