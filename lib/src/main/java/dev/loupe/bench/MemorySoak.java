@@ -12,8 +12,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Resident memory over many runWithCache calls in one JVM, caches either dropped (left to the garbage
- * collector, as in a notebook) or closed. Run: {@code ./loupe bench memory [calls]}.
+ * Resident memory over many runWithCache calls in one JVM, caches either closed or dropped (left to the
+ * garbage collector, as in a notebook). Also prints the JVM heap's committed size, which grows towards -Xmx
+ * on its own, and the native bytes of live Loupe arrays. Run: {@code ./loupe bench memory [calls]}.
  */
 public final class MemorySoak {
 
@@ -30,14 +31,16 @@ public final class MemorySoak {
         System.out.printf("%s; each cache holds %.1f MB (%,d calls would be %.1f GB if none were freed)%n",
                 cfg, perCache / 1e6, calls, calls * (double) perCache / 1e9);
         for (String mode : new String[] {"closed", "dropped"}) {
-            System.out.printf("%-8s %8s %10s %14s%n", "caches", "calls", "RSS MB", "live arrays MB");
+            System.out.printf("%-8s %8s %10s %16s %16s%n", "caches", "calls", "RSS MB", "JVM heap MB", "Loupe arrays MB");
             for (int i = 1; i <= calls; i++) {
                 ActivationCache cache = model.runWithCache(tokens);
                 if (mode.equals("closed")) {
                     cache.close();
                 }
                 if (i % (calls / 10) == 0) {
-                    System.out.printf("%-8s %8d %10.0f %14.1f%n", mode, i, rssBytes() / 1e6, Tensors.liveBytes() / 1e6);
+                    Runtime jvm = Runtime.getRuntime();
+                    System.out.printf("%-8s %8d %10.0f %16.0f %16.1f%n", mode, i, rssBytes() / 1e6,
+                            jvm.totalMemory() / 1e6, Tensors.liveBytes() / 1e6);
                 }
             }
         }

@@ -424,6 +424,67 @@ public final class HookedTransformer implements AutoCloseable {
         return hooks.get(name);
     }
 
+    // ---------------------------------------------------------------- generation
+
+    /**
+     * Extends each row of tokens [batch, pos] by up to {@code maxNewTokens} tokens, one forward pass per token,
+     * with whatever hooks are attached (so a steering hook steers). With stopAtEos, a row that has produced
+     * {@code eosTokenId} continues with it as padding, and generation ends when every row has. Inputs longer
+     * than n_ctx keep their last n_ctx tokens as context.
+     */
+    public NDArray generate(NDArray tokens, GenerateOptions options, Integer eosTokenId) {
+        NDArray input = tokens.getShape().dimension() == 1 ? tokens.reshape(1, tokens.getShape().get(0)) : tokens;
+        int batch = (int) input.getShape().get(0);
+        long[][] rows = new long[batch][];
+        long[] flat = input.toType(DataType.INT64, false).toLongArray();
+        int start = (int) input.getShape().get(1);
+        for (int b = 0; b < batch; b++) {
+            rows[b] = java.util.Arrays.copyOfRange(flat, b * start, (b + 1) * start);
+        }
+        boolean[] finished = new boolean[batch];
+        Sampler sampler = new Sampler(options);
+        boolean stop = options.stopAtEos() && eosTokenId != null;
+        for (int step = 0; step < options.maxNewTokens(); step++) {
+            int len = rows[0].length;
+            int from = Math.max(0, len - cfg.nCtx());
+            long[] window = new long[batch * (len - from)];
+            for (int b = 0; b < batch; b++) {
+                System.arraycopy(rows[b], from, window, b * (len - from), len - from);
+            }
+            double[] last;
+            try (NDScope scope = new NDScope()) {
+                NDArray logits = forward(Tensors.ofLongs(window, new Shape(batch, len - from)));
+                last = logits.get(":, -1, :").toType(DataType.FLOAT64, false).toDoubleArray();
+                logits.close();
+            }
+            int vocab = last.length / batch;
+            for (int b = 0; b < batch; b++) {
+                long next = finished[b] ? eosTokenId
+                        : sampler.next(java.util.Arrays.copyOfRange(last, b * vocab, (b + 1) * vocab));
+                rows[b] = java.util.Arrays.copyOf(rows[b], len + 1);
+                rows[b][len] = next;
+                finished[b] |= stop && next == eosTokenId;
+            }
+            if (stop && allTrue(finished)) {
+                break;
+            }
+        }
+        long[] out = new long[batch * rows[0].length];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(rows[b], 0, out, b * rows[b].length, rows[b].length);
+        }
+        return Tensors.ofLongs(out, new Shape(batch, rows[0].length));
+    }
+
+    private static boolean allTrue(boolean[] values) {
+        for (boolean v : values) {
+            if (!v) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     // ---------------------------------------------------------------- tokens
 
     /** Exactly these token ids, shape [1, n], no BOS added. */
