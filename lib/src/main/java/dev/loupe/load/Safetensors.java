@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -29,13 +28,27 @@ import java.util.Map;
 
 /**
  * The safetensors format: an 8-byte little-endian header length, a JSON header of
- * {name: {dtype, shape, data_offsets}}, then the tensors' raw little-endian bytes. The file is memory-mapped
- * and every entry is checked against the file before any data is read, so a truncated or corrupt file fails
- * with its name and what is wrong. Safetensors holds data only: loading it never runs code.
+ * {name: {dtype, shape, data_offsets}}, then the tensors' raw little-endian bytes. Every entry is checked
+ * against the file before any data is read, so a truncated or corrupt file fails with its name and what is
+ * wrong. Safetensors holds data only: loading it never runs code.
+ *
+ * <p>Tensors are read one at a time through one reusable buffer, not memory-mapped: a mapping's pages stay
+ * resident until the mapping is collected, which would hold a second copy of the weights while they load.
  */
 public final class Safetensors {
 
     private static final long MAX_HEADER = 100L * 1024 * 1024;
+    private static final sun.misc.Unsafe UNSAFE = unsafe();
+
+    private static sun.misc.Unsafe unsafe() {
+        try {
+            java.lang.reflect.Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
+            f.setAccessible(true);
+            return (sun.misc.Unsafe) f.get(null);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private Safetensors() {}
 
@@ -75,13 +88,23 @@ public final class Safetensors {
                     throw corrupt(file, "tensors '" + entries.get(i - 1).name + "' and '" + entries.get(i).name + "' overlap");
                 }
             }
-            MappedByteBuffer data = channel.map(FileChannel.MapMode.READ_ONLY, dataStart, dataSize);
-            Map<String, NDArray> tensors = new LinkedHashMap<>();
-            for (Entry e : entries) {
-                ByteBuffer slice = data.slice((int) e.begin, (int) (e.end - e.begin));
-                tensors.put(e.name, Tensors.fromBytes(slice, e.shape, e.dtype));
+            long largest = entries.stream().mapToLong(e -> e.end - e.begin).max().orElse(0);
+            ByteBuffer buffer = ByteBuffer.allocateDirect((int) Math.max(1, largest));
+            try {
+                Map<String, NDArray> tensors = new LinkedHashMap<>();
+                for (Entry e : entries) {
+                    buffer.clear().limit((int) (e.end - e.begin));
+                    while (buffer.hasRemaining()) {
+                        if (channel.read(buffer, dataStart + e.begin + buffer.position()) < 0) {
+                            throw corrupt(file, "it ended while reading tensor '" + e.name + "'");
+                        }
+                    }
+                    tensors.put(e.name, Tensors.fromBytes(buffer.flip(), e.shape, e.dtype));
+                }
+                return tensors;
+            } finally {
+                UNSAFE.invokeCleaner(buffer); // the size of the largest tensor: free it now, not at some later collection
             }
-            return tensors;
         }
     }
 

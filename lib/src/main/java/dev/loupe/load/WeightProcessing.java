@@ -1,7 +1,7 @@
 package dev.loupe.load;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 
 import dev.loupe.model.ModelConfig;
 import dev.loupe.model.ModelConfig.Normalization;
@@ -31,9 +31,12 @@ public final class WeightProcessing {
         return folded ? cfg.toBuilder().normalization(Normalization.LN_PRE).build() : cfg;
     }
 
-    /** Processed copies of TransformerLens-named weights, as the options say; the input map is not changed. */
+    /**
+     * Processed TransformerLens-named weights, as the options say. The input map is not changed, but the arrays
+     * in it are consumed: each one replaced is closed at once, so loading needs little more than one copy.
+     */
     public static Map<String, NDArray> process(ModelConfig cfg, Map<String, NDArray> weights, LoadOptions options) {
-        Map<String, NDArray> w = new LinkedHashMap<>(weights);
+        Map<String, NDArray> w = new ConsumingMap(weights);
         if (options.foldLn() && cfg.normalization() == Normalization.LN) {
             foldLayerNorm(cfg, w);
         }
@@ -53,26 +56,32 @@ public final class WeightProcessing {
     private static void foldLayerNorm(ModelConfig cfg, Map<String, NDArray> w) {
         for (int l = 0; l < cfg.nLayers(); l++) {
             String b = "blocks." + l + ".";
-            NDArray lnW = w.remove(b + "ln1.w");
-            NDArray lnB = w.remove(b + "ln1.b");
-            for (String x : List.of("Q", "K", "V")) {
-                NDArray W = w.get(b + "attn.W_" + x); // [head, d_model, d_head]
-                w.put(b + "attn.b_" + x, w.get(b + "attn.b_" + x).add(W.mul(lnB.reshape(1, -1, 1)).sum(new int[] {1})));
-                w.put(b + "attn.W_" + x, centred(W.mul(lnW.reshape(1, -1, 1)), 1));
-            }
+            inScope(() -> {
+                NDArray lnW = w.remove(b + "ln1.w");
+                NDArray lnB = w.remove(b + "ln1.b");
+                for (String x : List.of("Q", "K", "V")) {
+                    NDArray W = w.get(b + "attn.W_" + x); // [head, d_model, d_head]
+                    w.put(b + "attn.b_" + x, w.get(b + "attn.b_" + x).add(W.mul(lnB.reshape(1, -1, 1)).sum(new int[] {1})));
+                    w.put(b + "attn.W_" + x, centredInPlace(W.mul(lnW.reshape(1, -1, 1)), 1));
+                }
+            });
             if (!cfg.attnOnly()) {
-                lnW = w.remove(b + "ln2.w");
-                lnB = w.remove(b + "ln2.b");
-                NDArray W = w.get(b + "mlp.W_in"); // [d_model, d_mlp]
-                w.put(b + "mlp.b_in", w.get(b + "mlp.b_in").add(W.mul(lnB.reshape(-1, 1)).sum(new int[] {0})));
-                w.put(b + "mlp.W_in", centred(W.mul(lnW.reshape(-1, 1)), 0));
+                inScope(() -> {
+                    NDArray lnW = w.remove(b + "ln2.w");
+                    NDArray lnB = w.remove(b + "ln2.b");
+                    NDArray W = w.get(b + "mlp.W_in"); // [d_model, d_mlp]
+                    w.put(b + "mlp.b_in", w.get(b + "mlp.b_in").add(W.mul(lnB.reshape(-1, 1)).sum(new int[] {0})));
+                    w.put(b + "mlp.W_in", centredInPlace(W.mul(lnW.reshape(-1, 1)), 0));
+                });
             }
         }
-        NDArray lnW = w.remove("ln_final.w");
-        NDArray lnB = w.remove("ln_final.b");
-        NDArray W_U = w.get("unembed.W_U"); // [d_model, d_vocab]
-        w.put("unembed.b_U", w.get("unembed.b_U").add(W_U.mul(lnB.reshape(-1, 1)).sum(new int[] {0})));
-        w.put("unembed.W_U", centred(W_U.mul(lnW.reshape(-1, 1)), 0));
+        inScope(() -> {
+            NDArray lnW = w.remove("ln_final.w");
+            NDArray lnB = w.remove("ln_final.b");
+            NDArray W_U = w.get("unembed.W_U"); // [d_model, d_vocab]
+            w.put("unembed.b_U", w.get("unembed.b_U").add(W_U.mul(lnB.reshape(-1, 1)).sum(new int[] {0})));
+            w.put("unembed.W_U", centredInPlace(W_U.mul(lnW.reshape(-1, 1)), 0));
+        });
     }
 
     private static void centreWritingWeights(ModelConfig cfg, Map<String, NDArray> w) {
@@ -97,20 +106,61 @@ public final class WeightProcessing {
     private static void foldValueBiases(ModelConfig cfg, Map<String, NDArray> w) {
         for (int l = 0; l < cfg.nLayers(); l++) {
             String b = "blocks." + l + ".attn.";
-            NDArray bV = w.get(b + "b_V"); // [head, d_head]
-            NDArray W_O = w.get(b + "W_O"); // [head, d_head, d_model]
-            NDArray folded = bV.expandDims(1).matMul(W_O).sum(new int[] {0, 1}); // Σ_h b_V[h] W_O[h]: [d_model]
-            w.put(b + "b_O", w.get(b + "b_O").add(folded));
-            NDManager m = bV.getManager();
-            w.put(b + "b_V", m.zeros(bV.getShape(), bV.getDataType()));
+            inScope(() -> {
+                NDArray bV = w.get(b + "b_V"); // [head, d_head]
+                NDArray W_O = w.get(b + "W_O"); // [head, d_head, d_model]
+                NDArray folded = bV.expandDims(1).matMul(W_O).sum(new int[] {0, 1}); // Σ_h b_V[h] W_O[h]: [d_model]
+                w.put(b + "b_O", w.get(b + "b_O").add(folded));
+                w.put(b + "b_V", bV.zerosLike());
+            });
+        }
+    }
+
+    /** Runs one step so that its temporaries are freed as soon as it ends. */
+    private static void inScope(Runnable step) {
+        try (NDScope scope = new NDScope()) {
+            step.run();
+        }
+    }
+
+    /** A weights map that closes an array when a processing step replaces or removes it. */
+    private static final class ConsumingMap extends LinkedHashMap<String, NDArray> {
+        ConsumingMap(Map<String, NDArray> weights) {
+            super(weights);
+        }
+
+        @Override
+        public NDArray put(String name, NDArray value) {
+            // Each step's temporaries are in its own scope; the value kept must outlive it.
+            NDScope.unregister(value);
+            NDArray old = super.put(name, value);
+            if (old != null && old != value) {
+                old.close();
+            }
+            return null;
+        }
+
+        @Override
+        public NDArray remove(Object name) {
+            NDArray old = super.remove(name);
+            if (old != null) {
+                // Still returned to the caller, who reads it within the step; freed when the step's scope ends.
+                NDScope.register(old);
+            }
+            return old;
         }
     }
 
     private static void centre(Map<String, NDArray> w, String name, int axis) {
-        w.put(name, centred(w.get(name), axis));
+        inScope(() -> w.put(name, centred(w.get(name), axis)));
     }
 
     private static NDArray centred(NDArray a, int axis) {
         return a.sub(a.mean(new int[] {axis}, true));
+    }
+
+    /** Centres an array this step has just made (nothing else can see it), without a second copy. */
+    private static NDArray centredInPlace(NDArray fresh, int axis) {
+        return fresh.subi(fresh.mean(new int[] {axis}, true));
     }
 }
