@@ -32,6 +32,8 @@ import java.util.Map;
  * against the file before any data is read, so a truncated or corrupt file fails with its name and what is
  * wrong. Safetensors holds data only: loading it never runs code.
  *
+ * <p>F32, F64, F16, integer and bool tensors keep their type; BF16 tensors are widened (exactly) to F32.
+ *
  * <p>Tensors are read one at a time through one reusable buffer, not memory-mapped: a mapping's pages stay
  * resident until the mapping is collected, which would hold a second copy of the weights while they load.
  */
@@ -99,13 +101,29 @@ public final class Safetensors {
                             throw corrupt(file, "it ended while reading tensor '" + e.name + "'");
                         }
                     }
-                    tensors.put(e.name, Tensors.fromBytes(buffer.flip(), e.shape, e.dtype));
+                    buffer.flip();
+                    tensors.put(e.name, e.dtype == DataType.BFLOAT16
+                            ? Tensors.fromBytes(bfloat16ToFloat32(buffer), e.shape, DataType.FLOAT32)
+                            : Tensors.fromBytes(buffer, e.shape, e.dtype));
                 }
                 return tensors;
             } finally {
                 UNSAFE.invokeCleaner(buffer); // the size of the largest tensor: free it now, not at some later collection
             }
         }
+    }
+
+    /**
+     * bfloat16 is the top half of a float32, so widening is exact. Done here because libtorch, reached through
+     * DJL, aborts the process when handed a bfloat16 buffer.
+     */
+    private static ByteBuffer bfloat16ToFloat32(ByteBuffer bf16) {
+        ByteBuffer in = bf16.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out = ByteBuffer.allocate(in.remaining() * 2).order(ByteOrder.LITTLE_ENDIAN);
+        while (in.hasRemaining()) {
+            out.putInt((in.getShort() & 0xFFFF) << 16);
+        }
+        return out.flip();
     }
 
     /** Writes the tensors to {@code file} atomically: a temporary file beside it, then a rename. */

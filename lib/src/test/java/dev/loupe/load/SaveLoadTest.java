@@ -69,6 +69,19 @@ class SaveLoadTest {
     }
 
     @Test
+    void halfPrecisionTensorsAreRead() throws IOException {
+        // Hand-encoded: F16 1.0 = 0x3C00, -2.5 = 0xC100; BF16 1.0 = 0x3F80, -2.5 = 0xC020 (little-endian bytes).
+        String header = "{\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]},"
+                + "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[4,8]}}";
+        byte[] data = {0x00, 0x3C, 0x00, (byte) 0xC1, (byte) 0x80, 0x3F, 0x20, (byte) 0xC0};
+        Map<String, NDArray> t = Safetensors.read(write(header, data));
+        assertEquals(DataType.FLOAT16, t.get("h").getDataType());
+        assertEquals(DataType.FLOAT32, t.get("b").getDataType()); // widened on read
+        assertArrayEquals(new float[] {1f, -2.5f}, t.get("h").toType(DataType.FLOAT32, false).toFloatArray());
+        assertArrayEquals(new float[] {1f, -2.5f}, t.get("b").toType(DataType.FLOAT32, false).toFloatArray());
+    }
+
+    @Test
     void truncatedAndCorruptFilesFailWithTheFileNameAndWhatIsWrong() throws IOException {
         HookedTransformer.create(cfg, 1).save(dir);
         Path weights = dir.resolve("model.safetensors");
