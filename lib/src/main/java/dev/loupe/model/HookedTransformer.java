@@ -15,6 +15,7 @@ import dev.loupe.load.Safetensors;
 import dev.loupe.model.ModelConfig.Normalization;
 import dev.loupe.model.ModelConfig.PositionalEmbedding;
 import dev.loupe.tensor.Tensors;
+import dev.loupe.tokenize.Tokenizer;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -26,6 +27,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.Predicate;
 
@@ -46,6 +48,7 @@ public final class HookedTransformer implements AutoCloseable {
     private final List<TransformerBlock> blocks = new ArrayList<>();
     private final LayerNorm lnFinal;
     private final Unembed unembed;
+    private Tokenizer tokenizer;
 
     private HookedTransformer(ModelConfig cfg, Map<String, NDArray> params) {
         this.cfg = cfg;
@@ -487,6 +490,29 @@ public final class HookedTransformer implements AutoCloseable {
 
     // ---------------------------------------------------------------- tokens
 
+    /** Gives the model a tokenizer (its vocabulary must fit d_vocab); returns the model. */
+    public HookedTransformer withTokenizer(Tokenizer tokenizer) {
+        if (tokenizer.vocabSize() > cfg.dVocab()) {
+            throw new IllegalArgumentException("The tokenizer has " + tokenizer.vocabSize() + " tokens but " + cfg.modelName()
+                    + " has d_vocab = " + cfg.dVocab());
+        }
+        this.tokenizer = tokenizer;
+        return this;
+    }
+
+    public Optional<Tokenizer> tokenizer() {
+        return Optional.ofNullable(tokenizer);
+    }
+
+    private Tokenizer requireTokenizer() {
+        if (tokenizer == null) {
+            throw new IllegalStateException(cfg.modelName() + " has no tokenizer (it was made from a config, or its folder had"
+                    + " no tokenizer.json or vocab.json + merges.txt). Pass token ids with toTokens(new int[]{...}), or give"
+                    + " it one: model.withTokenizer(Gpt2Tokenizer.bundled()).");
+        }
+        return tokenizer;
+    }
+
     /** Exactly these token ids, shape [1, n], no BOS added. */
     public NDArray toTokens(int[] ids) {
         for (int id : ids) {
@@ -495,6 +521,112 @@ public final class HookedTransformer implements AutoCloseable {
             }
         }
         return Tensors.tokens(ids);
+    }
+
+    /** The text's tokens [1, pos], with BOS first (TransformerLens's default, prepend_bos=True). */
+    public NDArray toTokens(String text) {
+        return toTokens(text, true);
+    }
+
+    public NDArray toTokens(String text, boolean prependBos) {
+        return Tensors.tokens(encode(text, prependBos));
+    }
+
+    /** Several texts padded into one batch, BOS first, padding on the right. */
+    public TokenBatch toTokens(List<String> texts) {
+        return toTokens(texts, true, TokenBatch.PaddingSide.RIGHT);
+    }
+
+    public TokenBatch toTokens(List<String> texts, boolean prependBos, TokenBatch.PaddingSide side) {
+        Tokenizer t = requireTokenizer();
+        List<int[]> rows = new ArrayList<>();
+        int width = 0;
+        for (String text : texts) {
+            int[] ids = encode(text, prependBos);
+            rows.add(ids);
+            width = Math.max(width, ids.length);
+        }
+        int pad = t.padTokenId().orElse(t.eosTokenId().orElse(0));
+        long[] tokens = new long[rows.size() * width];
+        long[] mask = new long[rows.size() * width];
+        for (int r = 0; r < rows.size(); r++) {
+            int[] ids = rows.get(r);
+            int offset = side == TokenBatch.PaddingSide.LEFT ? width - ids.length : 0;
+            java.util.Arrays.fill(tokens, r * width, (r + 1) * width, pad);
+            for (int i = 0; i < ids.length; i++) {
+                tokens[r * width + offset + i] = ids[i];
+                mask[r * width + offset + i] = 1;
+            }
+        }
+        Shape shape = new Shape(rows.size(), width);
+        return new TokenBatch(Tensors.ofLongs(tokens, shape), Tensors.ofLongs(mask, shape));
+    }
+
+    private int[] encode(String text, boolean prependBos) {
+        Tokenizer t = requireTokenizer();
+        int[] ids = t.encode(text);
+        if (prependBos) {
+            int bos = t.bosTokenId().orElseThrow(() -> new IllegalStateException(
+                    "The tokenizer has no BOS token; use toTokens(text, false)."));
+            int[] withBos = new int[ids.length + 1];
+            withBos[0] = bos;
+            System.arraycopy(ids, 0, withBos, 1, ids.length);
+            ids = withBos;
+        }
+        return ids;
+    }
+
+    /** The text's tokens as strings, BOS first: {@code ["<|endoftext|>", "When", " John", ...]}. */
+    public List<String> toStrTokens(String text) {
+        return toStrTokens(text, true);
+    }
+
+    public List<String> toStrTokens(String text, boolean prependBos) {
+        return strings(encode(text, prependBos));
+    }
+
+    /** Each token of a sequence [pos] or [1, pos] as a string. */
+    public List<String> toStrTokens(NDArray tokens) {
+        return strings(singleSequence(tokens));
+    }
+
+    private List<String> strings(int[] ids) {
+        Tokenizer t = requireTokenizer();
+        List<String> out = new ArrayList<>(ids.length);
+        for (int id : ids) {
+            out.add(t.tokenString(id));
+        }
+        return out;
+    }
+
+    /** The id of a text that is exactly one token, e.g. {@code " Mary"}; anything else fails showing its tokens. */
+    public int toSingleToken(String text) {
+        int[] ids = requireTokenizer().encode(text);
+        if (ids.length != 1) {
+            throw new IllegalArgumentException("'" + text + "' is " + ids.length + " tokens, not one: " + strings(ids));
+        }
+        return ids[0];
+    }
+
+    /** The text of a sequence of tokens [pos] or [1, pos], TransformerLens's {@code to_string}. */
+    public String toString(NDArray tokens) {
+        return requireTokenizer().decode(singleSequence(tokens));
+    }
+
+    private static int[] singleSequence(NDArray tokens) {
+        Shape s = tokens.getShape();
+        if (s.dimension() > 2 || (s.dimension() == 2 && s.get(0) != 1)) {
+            throw new IllegalArgumentException("Expected one sequence, [pos] or [1, pos]; got shape " + s);
+        }
+        return tokens.toType(DataType.INT32, false).toIntArray();
+    }
+
+    /** The prompt followed by generated text (BOS prepended for the model, not shown), with the model's end-of-text. */
+    public String generate(String prompt, GenerateOptions options) {
+        Tokenizer t = requireTokenizer();
+        boolean bos = t.bosTokenId().isPresent();
+        NDArray out = generate(toTokens(prompt, bos), options, t.eosTokenId().isPresent() ? t.eosTokenId().getAsInt() : null);
+        return toString(bos ? out.get(":, 1:") : out);
     }
 
     // ---------------------------------------------------------------- weights by TransformerLens's names
