@@ -7,6 +7,9 @@ import com.google.gson.JsonParser;
 
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
+import dev.loupe.tokenize.Gpt2Tokenizer;
+import dev.loupe.tokenize.Tokenizer;
+import dev.loupe.tokenize.Tokenizers;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -14,18 +17,69 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
+import java.util.Optional;
 
 /**
- * Loads a model folder: a Hugging Face checkpoint (config.json with a model_type, model.safetensors or a sharded
- * index) converted by its architecture's converter, or a model Loupe saved (config.json with TransformerLens
- * names). Then processes the weights as the options say.
+ * {@code fromPretrained}: finds a model (a local folder, a short name from {@link ModelRegistry}, or a Hugging
+ * Face repository id), fetching it into the Hugging Face cache if needed, then loads the folder: a Hugging Face
+ * checkpoint (config.json with a model_type, model.safetensors or a sharded index) converted by its
+ * architecture's converter, or a model Loupe saved (config.json with TransformerLens names). Then processes
+ * the weights as the options say and attaches the folder's tokenizer.
  */
 public final class Pretrained {
 
     private static final List<ArchitectureConverter> CONVERTERS = List.of(new Gpt2Converter());
 
+    private static final List<String> OPTIONAL_FILES = List.of("model.safetensors", "model.safetensors.index.json",
+            "tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json");
+
     private Pretrained() {}
+
+    /** A local folder, a registry name or a repository id, loaded and processed as the options say. */
+    public static HookedTransformer fromPretrained(String name, LoadOptions options) throws IOException {
+        return fromPretrained(name, options, Hub.fromEnvironment());
+    }
+
+    static HookedTransformer fromPretrained(String name, LoadOptions options, Hub hub) throws IOException {
+        Path local = Path.of(name);
+        if (Files.isDirectory(local)) {
+            return withTokenizer(loadFolder(local.getFileName().toString(), local, options), local, Optional.empty());
+        }
+        Optional<ModelRegistry.Entry> entry = ModelRegistry.find(name);
+        Path dir = snapshot(hub, name, entry, options.revision());
+        Path index = dir.resolve("model.safetensors.index.json");
+        if (!Files.isRegularFile(dir.resolve("model.safetensors")) && Files.isRegularFile(index)) {
+            dir = hub.snapshot(entry.map(ModelRegistry.Entry::repoId).orElse(name), options.revision(),
+                    Hub.shardFiles(index), List.of());
+        }
+        return withTokenizer(loadFolder(name, dir, options), dir, entry);
+    }
+
+    /** The repository's snapshot; a registry model is first looked for, offline, under its former repository names. */
+    private static Path snapshot(Hub hub, String name, Optional<ModelRegistry.Entry> entry, String revision) throws IOException {
+        if (entry.isPresent()) {
+            Hub cacheOnly = new Hub(hub.cacheDir(), null, null, true, Progress.none());
+            for (String former : entry.get().formerRepoIds()) {
+                try {
+                    return cacheOnly.snapshot(former, revision, List.of("config.json"), OPTIONAL_FILES);
+                } catch (IOException notCachedUnderThatName) {
+                    // try the next name, then the current repository
+                }
+            }
+        }
+        return hub.snapshot(entry.map(ModelRegistry.Entry::repoId).orElse(name), revision, List.of("config.json"), OPTIONAL_FILES);
+    }
+
+    /** The folder's own tokenizer; GPT-2's bundled one for registry GPT-2 models whose folder has none. */
+    private static HookedTransformer withTokenizer(HookedTransformer model, Path dir, Optional<ModelRegistry.Entry> entry)
+            throws IOException {
+        Optional<Tokenizer> own = Tokenizers.forModelFolder(dir);
+        if (own.isPresent()) {
+            return model.withTokenizer(own.get());
+        }
+        boolean fits = Gpt2Tokenizer.bundled().vocabSize() <= model.config().dVocab();
+        return entry.isPresent() && fits ? model.withTokenizer(Gpt2Tokenizer.bundled()) : model;
+    }
 
     public static HookedTransformer loadFolder(String name, Path dir, LoadOptions options) throws IOException {
         Path configFile = dir.resolve("config.json");
@@ -61,7 +115,7 @@ public final class Pretrained {
         }
         if (Files.isRegularFile(index)) {
             Map<String, NDArray> all = new LinkedHashMap<>();
-            for (String shard : shardFiles(index)) {
+            for (String shard : Hub.shardFiles(index)) {
                 all.putAll(Safetensors.read(dir.resolve(shard)));
             }
             return all;
@@ -72,16 +126,5 @@ public final class Pretrained {
                     + " Python's safetensors package (safetensors.torch.save_file).");
         }
         throw new IOException("No weights in " + dir + ": expected model.safetensors or model.safetensors.index.json.");
-    }
-
-    /** The distinct shard file names in a model.safetensors.index.json, sorted. */
-    public static List<String> shardFiles(Path indexJson) throws IOException {
-        JsonObject index = JsonParser.parseString(Files.readString(indexJson)).getAsJsonObject();
-        if (!index.has("weight_map")) {
-            throw new IOException(indexJson + " has no weight_map.");
-        }
-        TreeSet<String> shards = new TreeSet<>();
-        index.getAsJsonObject("weight_map").entrySet().forEach(e -> shards.add(e.getValue().getAsString()));
-        return List.copyOf(shards);
     }
 }

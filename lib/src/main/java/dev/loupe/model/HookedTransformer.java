@@ -11,6 +11,9 @@ import ai.djl.training.GradientCollector;
 import dev.loupe.cache.ActivationCache;
 import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookPoint;
+import dev.loupe.load.LoadOptions;
+import dev.loupe.load.ModelLoadException;
+import dev.loupe.load.Pretrained;
 import dev.loupe.load.Safetensors;
 import dev.loupe.model.ModelConfig.Normalization;
 import dev.loupe.model.ModelConfig.PositionalEmbedding;
@@ -113,6 +116,30 @@ public final class HookedTransformer implements AutoCloseable {
                     + String.join("; ", problems));
         }
         return new HookedTransformer(cfg, params);
+    }
+
+    /**
+     * A pretrained model, processed as TransformerLens does by default (layer norms folded, writing weights and
+     * unembedding centred, value biases folded): a short name ({@code "gpt2"}; see {@code ModelRegistry.table()}),
+     * a Hugging Face repository id, or a local folder in Hugging Face's layout. Downloads go to the Hugging Face
+     * cache ({@code HF_HOME}), where weights Python already fetched are found; {@code HF_HUB_OFFLINE=1} never
+     * touches the network.
+     */
+    public static HookedTransformer fromPretrained(String name) {
+        return fromPretrained(name, LoadOptions.defaults());
+    }
+
+    public static HookedTransformer fromPretrained(String name, LoadOptions options) {
+        try {
+            return Pretrained.fromPretrained(name, options);
+        } catch (IOException e) {
+            throw new ModelLoadException(e.getMessage(), e);
+        }
+    }
+
+    /** The weights exactly as published: full layer norms, nothing folded or centred. */
+    public static HookedTransformer fromPretrainedNoProcessing(String name) {
+        return fromPretrained(name, LoadOptions.noProcessing());
     }
 
     /** Loads a model saved by {@link #save}: config.json and model.safetensors in {@code dir}. */
