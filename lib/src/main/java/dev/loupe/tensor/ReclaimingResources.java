@@ -110,20 +110,28 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         arrays.clear();
     }
 
-    /** Runs the collector and waits briefly for the cleaner to free what it found. */
+    /**
+     * Runs the collector and waits for the cleaner to free what it found (until the count stops falling, at most
+     * a second): the next threshold is set from what survived, and a lagging cleaner must not inflate that.
+     */
     private synchronized void collect() {
         if (liveBytes.get() <= collectAtBytes) {
             return;
         }
         System.gc();
-        long before = liveBytes.get();
-        for (int i = 0; i < 20 && liveBytes.get() >= before; i++) {
+        long previous = liveBytes.get();
+        for (int i = 0; i < 200; i++) {
             try {
                 Thread.sleep(5);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
             }
+            long now = liveBytes.get();
+            if (now == previous && i >= 2) {
+                break;
+            }
+            previous = now;
         }
         collectAtBytes = Math.max(minCollectBytes, 2 * liveBytes.get());
     }
