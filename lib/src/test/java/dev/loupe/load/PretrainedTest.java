@@ -86,10 +86,7 @@ class PretrainedTest {
 
     @Test
     void filesPlacedByHandUnderPythonsOlderRepoNameAreFound() throws IOException {
-        Path snapshot = cache.resolve("models--gpt2/snapshots/e7da7f221d5bf496a48136c0cd264e630fe9fcc8");
-        Files.createDirectories(snapshot);
-        Files.writeString(snapshot.resolve("config.json"), config);
-        Files.write(snapshot.resolve("model.safetensors"), weights);
+        writeCheckpoint(cache.resolve("models--gpt2/snapshots/e7da7f221d5bf496a48136c0cd264e630fe9fcc8"));
         Files.createDirectories(cache.resolve("models--gpt2/refs"));
         Files.writeString(cache.resolve("models--gpt2/refs/main"), "e7da7f221d5bf496a48136c0cd264e630fe9fcc8");
         Hub offline = new Hub(cache, fake.endpoint(), null, true, Progress.none());
@@ -100,12 +97,16 @@ class PretrainedTest {
 
     @Test
     void aLocalFolderLoadsLikeARepository() throws IOException {
-        Path folder = tmp.resolve("my-gpt2");
-        Files.createDirectories(folder);
-        Files.writeString(folder.resolve("config.json"), config);
-        Files.write(folder.resolve("model.safetensors"), weights);
+        Path folder = writeCheckpoint(tmp.resolve("my-gpt2"));
         HookedTransformer model = HookedTransformer.fromPretrainedNoProcessing(folder.toString());
         assertClose(expectedLogits(), model.forward(ref.tokens()), 5e-5, 5e-5, "local folder logits");
         assertTrue(model.tokenizer().isEmpty(), "a folder without tokenizer files loads without a tokenizer");
+    }
+
+    private Path writeCheckpoint(Path folder) throws IOException {
+        Files.createDirectories(folder);
+        Files.writeString(folder.resolve("config.json"), config);
+        Files.write(folder.resolve("model.safetensors"), weights);
+        return folder;
     }
 }
