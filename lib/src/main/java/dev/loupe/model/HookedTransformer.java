@@ -68,6 +68,11 @@ public final class HookedTransformer implements AutoCloseable {
 
     // ---------------------------------------------------------------- construction, saving, loading
 
+    /** A model with random weights from the config's seed. */
+    public static HookedTransformer create(ModelConfig cfg) {
+        return create(cfg, cfg.seed());
+    }
+
     /** A model with random weights: normal(0, initializer_range) matrices, zero biases, unit layer norms. */
     public static HookedTransformer create(ModelConfig cfg, long seed) {
         Engine.getInstance().setRandomSeed((int) seed);

@@ -33,7 +33,8 @@ public record ModelConfig(
         PositionalEmbedding positionalEmbedding,
         double eps,
         double initRange,
-        DataType dtype) {
+        DataType dtype,
+        long seed) {
 
     /** A setting stored in config.json under TransformerLens's name for it. */
     interface TlNamed {
@@ -141,7 +142,7 @@ public record ModelConfig(
         return new Builder().modelName(modelName).nLayers(nLayers).dModel(dModel).nHeads(nHeads).dHead(dHead)
                 .dMlp(dMlp).dVocab(dVocab).dVocabOut(dVocabOut).nCtx(nCtx).actFn(actFn)
                 .normalization(normalization).attnOnly(attnOnly).positionalEmbedding(positionalEmbedding)
-                .eps(eps).initRange(initRange).dtype(dtype);
+                .eps(eps).initRange(initRange).dtype(dtype).seed(seed);
     }
 
     /** Fluent construction with TransformerLens's defaults: d_head = d_model / n_heads, d_mlp = 4 d_model. */
@@ -162,6 +163,7 @@ public record ModelConfig(
         private double eps = 1e-5;
         private Double initRange;
         private DataType dtype = DataType.FLOAT32;
+        private long seed;
 
         public Builder modelName(String v) { modelName = v; return this; }
         public Builder nLayers(int v) { nLayers = v; return this; }
@@ -180,6 +182,8 @@ public record ModelConfig(
         public Builder eps(double v) { eps = v; return this; }
         public Builder initRange(double v) { initRange = v; return this; }
         public Builder dtype(DataType v) { dtype = v; return this; }
+        /** The seed {@code HookedTransformer.create(cfg)} initialises weights from. */
+        public Builder seed(long v) { seed = v; return this; }
 
         public ModelConfig build() {
             for (var field : new Object[][] {{"n_layers", nLayers}, {"d_model", dModel}, {"d_vocab", dVocab}, {"n_ctx", nCtx}}) {
@@ -199,7 +203,7 @@ public record ModelConfig(
             double range = initRange != null ? initRange : 0.8 / Math.sqrt(dModel);
             return new ModelConfig(modelName, nLayers, dModel, heads, head, mlp, dVocab,
                     dVocabOut != null ? dVocabOut : dVocab, nCtx, actFn, normalization, attnOnly,
-                    positionalEmbedding, eps, range, dtype);
+                    positionalEmbedding, eps, range, dtype, seed);
         }
     }
 
@@ -222,6 +226,7 @@ public record ModelConfig(
         m.put("eps", eps);
         m.put("initializer_range", initRange);
         m.put("dtype", dtype == DataType.FLOAT64 ? "float64" : "float32");
+        m.put("seed", seed);
         Gson gson = new GsonBuilder().serializeNulls().setPrettyPrinting().create();
         return gson.toJson(m);
     }
@@ -250,6 +255,7 @@ public record ModelConfig(
         }
         if (present(o, "eps")) b.eps(o.get("eps").getAsDouble());
         if (present(o, "initializer_range")) b.initRange(o.get("initializer_range").getAsDouble());
+        if (present(o, "seed")) b.seed(o.get("seed").getAsLong());
         if (present(o, "dtype")) {
             String d = o.get("dtype").getAsString();
             require(d.equals("float32") || d.equals("float64"), "dtype must be float32 or float64, got " + d);

@@ -51,6 +51,7 @@ class SaveLoadTest {
         NDArray a = HookedTransformer.create(cfg, 3).W_Q(1);
         NDArray b = HookedTransformer.create(cfg, 3).W_Q(1);
         NDArray c = HookedTransformer.create(cfg, 4).W_Q(1);
+        assertArrayEquals(HookedTransformer.create(cfg.toBuilder().seed(4).build()).W_Q(1).toFloatArray(), c.toFloatArray());
         assertArrayEquals(a.toFloatArray(), b.toFloatArray());
         assertTrue(!Arrays.equals(a.toFloatArray(), c.toFloatArray()));
     }
