@@ -246,14 +246,43 @@ public final class HookedTransformer implements AutoCloseable {
             if (!shortformer) {
                 residual = residual.add(posEmbedding);
             }
-            AttentionMask attend = AttentionMask.causal(m, pos, mask);
-            for (TransformerBlock block : blocks) {
-                residual = block.forward(residual, shortformer ? posEmbedding : null, attend);
-            }
-            if (lnFinal != null) {
-                residual = lnFinal.forward(residual);
-            }
-            NDArray logits = unembed.forward(residual);
+            NDArray logits = blocksAndUnembed(0, residual, shortformer ? posEmbedding : null, AttentionMask.causal(m, pos, mask));
+            NDScope.unregister(logits);
+            return logits;
+        }
+    }
+
+    private NDArray blocksAndUnembed(int startLayer, NDArray residual, NDArray shortformerPos, AttentionMask attend) {
+        for (TransformerBlock block : blocks.subList(startLayer, blocks.size())) {
+            residual = block.forward(residual, shortformerPos, attend);
+        }
+        if (lnFinal != null) {
+            residual = lnFinal.forward(residual);
+        }
+        return unembed.forward(residual);
+    }
+
+    /**
+     * Logits from a residual stream [batch, pos, d_model] taken as {@code blocks.{startLayer}.hook_resid_pre}:
+     * only blocks {@code startLayer..} run, with their hooks, as TransformerLens's
+     * {@code forward(resid, start_at_layer=startLayer)}. {@code startLayer = n_layers} applies just the final
+     * layer norm and unembedding. No padding mask: every position is a real token.
+     */
+    public synchronized NDArray forwardFromLayer(int startLayer, NDArray residual) {
+        if (startLayer < 0 || startLayer > cfg.nLayers()) {
+            throw new IllegalArgumentException("startLayer must be in [0, " + cfg.nLayers() + "], got " + startLayer);
+        }
+        Shape s = residual.getShape();
+        if (s.dimension() != 3 || s.get(2) != cfg.dModel() || s.get(1) > cfg.nCtx()) {
+            throw new IllegalArgumentException("The residual stream must be [batch, pos <= " + cfg.nCtx() + ", "
+                    + cfg.dModel() + "], got " + s);
+        }
+        try (NDScope scope = new NDScope()) {
+            NDManager m = residual.getManager();
+            long pos = s.get(1);
+            NDArray shortformerPos = cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER
+                    ? posEmbed.table(m.arange(pos), s.get(0)) : null;
+            NDArray logits = blocksAndUnembed(startLayer, residual, shortformerPos, AttentionMask.causal(m, pos, null));
             NDScope.unregister(logits);
             return logits;
         }

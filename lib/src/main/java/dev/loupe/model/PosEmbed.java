@@ -20,11 +20,16 @@ final class PosEmbed {
 
     /** positions: [batch, pos] (counted from each row's first real token) or [pos] shared by the batch. */
     NDArray forward(NDArray positions, long batch) {
+        return hookPosEmbed.apply(table(positions, batch)); // [batch, pos, d_model]
+    }
+
+    /** The embedding rows without passing the hook point (for runs that start after the embeddings). */
+    NDArray table(NDArray positions, long batch) {
         NDArray W_pos = params.get("pos_embed.W_pos");
         NDArray pos = W_pos.get(positions);
         if (positions.getShape().dimension() == 1) {
             pos = pos.broadcast(new Shape(batch, positions.size(), W_pos.getShape().get(1)));
         }
-        return hookPosEmbed.apply(pos); // [batch, pos, d_model]
+        return pos;
     }
 }

@@ -77,6 +77,10 @@ public final class Tensors {
         return owned(MANAGER.create(values, shape));
     }
 
+    public static NDArray ofBooleans(boolean[] values, Shape shape) {
+        return owned(MANAGER.create(values, shape));
+    }
+
     public static NDArray ofDoubles(double[] values, Shape shape) {
         return owned(MANAGER.create(values, shape));
     }

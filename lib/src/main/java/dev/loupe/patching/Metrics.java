@@ -1,0 +1,71 @@
+package dev.loupe.patching;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+
+import dev.loupe.tensor.Tensors;
+
+import java.util.function.Function;
+
+/**
+ * The metrics circuit papers patch against, as functions of logits [batch, pos, vocab] to a scalar. Log-probs
+ * and logit differences rather than probabilities, as the literature recommends: they respond linearly
+ * where probabilities saturate.
+ */
+public final class Metrics {
+
+    private Metrics() {}
+
+    /** Mean over the batch of logit[answer] − logit[wrong] at the last position. */
+    public static Function<NDArray, NDArray> logitDiff(int[] answers, int[] wrong) {
+        return logitDiff(answers, wrong, -1);
+    }
+
+    /** As {@link #logitDiff(int[], int[])} at the given position (negative counts from the end). */
+    public static Function<NDArray, NDArray> logitDiff(int[] answers, int[] wrong, int pos) {
+        if (answers.length != wrong.length) {
+            throw new IllegalArgumentException("answers has " + answers.length + " tokens but wrong has " + wrong.length);
+        }
+        return logits -> {
+            NDArray last = atPosition(logits, pos, answers.length);
+            return last.gather(indices(last, answers), 1).sub(last.gather(indices(last, wrong), 1)).mean();
+        };
+    }
+
+    /** Mean over the batch of log p(answer) at the last position. */
+    public static Function<NDArray, NDArray> logProb(int[] answers) {
+        return logits -> {
+            NDArray last = atPosition(logits, -1, answers.length).logSoftmax(-1);
+            return last.gather(indices(last, answers), 1).mean();
+        };
+    }
+
+    /**
+     * (metric − corrupted) / (clean − corrupted): 0 where the patched run scores like the corrupted run, 1 where
+     * it scores like the clean one.
+     */
+    public static Function<NDArray, NDArray> normalized(Function<NDArray, NDArray> metric, double clean, double corrupted) {
+        if (clean == corrupted) {
+            throw new IllegalArgumentException("The metric is " + clean + " on both the clean and the corrupted run; "
+                    + "there is nothing to normalise by.");
+        }
+        return logits -> metric.apply(logits).sub(corrupted).div(clean - corrupted);
+    }
+
+    private static NDArray atPosition(NDArray logits, int pos, int batch) {
+        if (logits.getShape().dimension() != 3 || logits.getShape().get(0) != batch) {
+            throw new IllegalArgumentException("Expected logits [" + batch + ", pos, vocab] for " + batch
+                    + " answers, got " + logits.getShape());
+        }
+        long p = pos < 0 ? logits.getShape().get(1) + pos : pos;
+        return logits.get(":, " + p + ", :"); // [batch, vocab]
+    }
+
+    private static NDArray indices(NDArray like, int[] ids) {
+        long[] values = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            values[i] = ids[i];
+        }
+        return Tensors.ofLongs(values, new Shape(ids.length, 1));
+    }
+}

@@ -1,0 +1,252 @@
+package dev.loupe.patching;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import dev.loupe.cache.ActivationCache;
+import dev.loupe.hook.ActNames;
+import dev.loupe.hook.Hook;
+import dev.loupe.model.HookSession;
+import dev.loupe.model.HookedTransformer;
+import dev.loupe.model.ModelConfig;
+import dev.loupe.tensor.Tensors;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * Activation patching sweeps, TransformerLens's {@code get_act_patch_*}: run the model on {@code tokens} with one
+ * slice of one activation replaced by its value in {@code source}, for every layer and position (or head), and
+ * record {@code metric(logits)}. With tokens = corrupted and source = the clean run's cache, this is denoising
+ * (does restoring this activation restore the behaviour?); with tokens = clean and source = a corrupted cache,
+ * noising (does breaking it break the behaviour?).
+ *
+ * <p>Each layer's patches run as one batch (patch index folded into the batch dimension, in memory-bounded
+ * chunks) starting from the target run's cached {@code resid_pre} of that layer, since a patch at layer l
+ * cannot change anything below it. The result equals one forward pass per patch.
+ */
+public final class Patching {
+
+    /** Patched forward passes run together up to this many activation bytes (a rough bound). */
+    private static final long CHUNK_BYTES = Long.getLong("loupe.patching.chunkBytes", 1L << 30);
+
+    private Patching() {}
+
+    /** Which slice of an activation one patch replaces. */
+    private enum Slice { POSITION, HEAD, POSITION_AND_HEAD }
+
+    /** Residual stream before each block, by [layer, pos]. */
+    public static PatchingResult residPre(HookedTransformer model, NDArray tokens, ActivationCache source,
+                                          Function<NDArray, NDArray> metric) {
+        return sweep(model, tokens, source, metric, "resid_pre", Slice.POSITION);
+    }
+
+    /** Residual stream between attention and MLP, by [layer, pos]. */
+    public static PatchingResult residMid(HookedTransformer model, NDArray tokens, ActivationCache source,
+                                          Function<NDArray, NDArray> metric) {
+        return sweep(model, tokens, source, metric, "resid_mid", Slice.POSITION);
+    }
+
+    /** Residual stream after each block, by [layer, pos]. */
+    public static PatchingResult residPost(HookedTransformer model, NDArray tokens, ActivationCache source,
+                                           Function<NDArray, NDArray> metric) {
+        return sweep(model, tokens, source, metric, "resid_post", Slice.POSITION);
+    }
+
+    /** Attention layer outputs, by [layer, pos]. */
+    public static PatchingResult attnOut(HookedTransformer model, NDArray tokens, ActivationCache source,
+                                         Function<NDArray, NDArray> metric) {
+        return sweep(model, tokens, source, metric, "attn_out", Slice.POSITION);
+    }
+
+    /** MLP layer outputs, by [layer, pos]. */
+    public static PatchingResult mlpOut(HookedTransformer model, NDArray tokens, ActivationCache source,
+                                        Function<NDArray, NDArray> metric) {
+        return sweep(model, tokens, source, metric, "mlp_out", Slice.POSITION);
+    }
+
+    /** Each head's output (hook_z) at every position at once, by [layer, head]. */
+    public static PatchingResult headOutAllPos(HookedTransformer model, NDArray tokens, ActivationCache source,
+                                               Function<NDArray, NDArray> metric) {
+        return sweep(model, tokens, source, metric, "z", Slice.HEAD);
+    }
+
+    /** Each head's output at each position, by [layer, pos, head]. */
+    public static PatchingResult headOutByPos(HookedTransformer model, NDArray tokens, ActivationCache source,
+                                              Function<NDArray, NDArray> metric) {
+        return sweep(model, tokens, source, metric, "z", Slice.POSITION_AND_HEAD);
+    }
+
+    /** Each head's queries, keys or values ("q", "k", "v"), or its attention pattern ("pattern"), by [layer, head]. */
+    public static PatchingResult headAllPos(String which, HookedTransformer model, NDArray tokens, ActivationCache source,
+                                            Function<NDArray, NDArray> metric) {
+        if (!List.of("q", "k", "v", "pattern", "z").contains(which)) {
+            throw new IllegalArgumentException("Head activations are q, k, v, z or pattern; got '" + which + "'");
+        }
+        return sweep(model, tokens, source, metric, which, Slice.HEAD);
+    }
+
+    /** Every head activation at once, TransformerLens's {@code get_act_patch_attn_head_all_pos_every}: [5, layer, head]. */
+    public static List<PatchingResult> headAllPosEvery(HookedTransformer model, NDArray tokens, ActivationCache source,
+                                                       Function<NDArray, NDArray> metric) {
+        List<PatchingResult> all = new ArrayList<>();
+        for (String which : List.of("z", "q", "k", "v", "pattern")) {
+            all.add(headAllPos(which, model, tokens, source, metric));
+        }
+        return all;
+    }
+
+    private static PatchingResult sweep(HookedTransformer model, NDArray tokens, ActivationCache source,
+                                        Function<NDArray, NDArray> metric, String act, Slice slice) {
+        ModelConfig cfg = model.config();
+        check(model, tokens, source, metric, act);
+        NDArray targetResid;
+        List<NDArray> residPre = new ArrayList<>();
+        try (ActivationCache target = model.runWithCache(tokens, n -> n.endsWith("hook_resid_pre"))) {
+            for (int l = 0; l < cfg.nLayers(); l++) {
+                residPre.add(target.get("resid_pre", l).duplicate());
+            }
+        }
+        long batch = tokens.getShape().get(0);
+        int pos = (int) tokens.getShape().get(tokens.getShape().dimension() - 1);
+        int heads = cfg.nHeads();
+        int cells = switch (slice) {
+            case POSITION -> pos;
+            case HEAD -> heads;
+            case POSITION_AND_HEAD -> pos * heads;
+        };
+        long perRunBytes = batch * pos * (12L * cfg.dModel() + 2L * Math.max(cfg.dMlp(), 1) + 3L * heads * pos) * 4 * cfg.nLayers();
+        int chunk = (int) Math.max(1, Math.min(cells, CHUNK_BYTES / Math.max(1, perRunBytes)));
+        double[] values = new double[cfg.nLayers() * cells];
+        for (int layer = 0; layer < cfg.nLayers(); layer++) {
+            String name = ActNames.actName(act, layer);
+            NDArray clean = source.get(name);
+            for (int first = 0; first < cells; first += chunk) {
+                int count = Math.min(chunk, cells - first);
+                double[] scores = patchedRuns(model, layer, residPre.get(layer), name, clean, slice, pos, first, count, batch, metric);
+                System.arraycopy(scores, 0, values, layer * cells + first, count);
+            }
+        }
+        residPre.forEach(NDArray::close);
+        Shape shape = slice == Slice.POSITION_AND_HEAD ? new Shape(cfg.nLayers(), pos, heads) : new Shape(cfg.nLayers(), cells);
+        List<String> axes = switch (slice) {
+            case POSITION -> List.of("layer", "pos");
+            case HEAD -> List.of("layer", "head");
+            case POSITION_AND_HEAD -> List.of("layer", "pos", "head");
+        };
+        List<List<String>> labels = new ArrayList<>();
+        labels.add(numbered("", cfg.nLayers()));
+        if (slice != Slice.HEAD) {
+            labels.add(positionLabels(model, tokens, pos));
+        }
+        if (slice != Slice.POSITION) {
+            labels.add(numbered("H", heads));
+        }
+        String title = "Patching " + act + (slice == Slice.HEAD ? " (all positions)" : "");
+        return new PatchingResult(title, Tensors.ofDoubles(values, shape), axes, labels);
+    }
+
+    /** Patches cells first..first+count-1 of one layer, one per copy of the batch, in a single forward pass. */
+    private static double[] patchedRuns(HookedTransformer model, int layer, NDArray residPre, String name, NDArray clean,
+                                        Slice slice, int pos, int first, int count, long batch, Function<NDArray, NDArray> metric) {
+        try (NDScope scope = new NDScope()) {
+            Shape residShape = residPre.getShape();
+            NDArray tiled = residPre.expandDims(0).repeat(0, count).reshape(count * batch, residShape.get(1), residShape.get(2));
+            Hook patch = Hook.of(name, (activation, hook) -> {
+                Shape s = activation.getShape();
+                Shape perCopy = s.slice(1);
+                NDArray byCopy = activation.reshape(new Shape(count, batch).addAll(perCopy));
+                NDArray mask = cellMask(name, slice, pos, first, count, byCopy.getShape());
+                NDArray source = clean.expandDims(0).broadcast(byCopy.getShape());
+                return NDArrays.where(mask, source, byCopy).reshape(s);
+            });
+            NDArray logits;
+            try (HookSession session = model.hooks(patch)) {
+                logits = model.forwardFromLayer(layer, tiled);
+            }
+            double[] scores = new double[count];
+            for (int i = 0; i < count; i++) {
+                scores[i] = metric.apply(logits.get(i * batch + ":" + (i + 1) * batch)).toType(DataType.FLOAT64, false).getDouble();
+            }
+            return scores;
+        }
+    }
+
+    /**
+     * True where copy i of the batch takes the source value: its position (axis 1 of resid-like and q/k/v/z
+     * activations, the query axis 2 of patterns), its head (axis 2, or 1 for patterns), or both.
+     */
+    private static NDArray cellMask(String name, Slice slice, int pos, int first, int count, Shape byCopy) {
+        boolean pattern = name.endsWith("hook_pattern") || name.endsWith("hook_attn_scores");
+        int posAxis = pattern ? 3 : 2; // in [copy, batch, ...]
+        int headAxis = pattern ? 2 : 3;
+        long[] maskShape = new long[byCopy.dimension()];
+        java.util.Arrays.fill(maskShape, 1);
+        maskShape[0] = count;
+        if (slice != Slice.HEAD) {
+            maskShape[posAxis] = pos;
+        }
+        if (slice != Slice.POSITION) {
+            maskShape[headAxis] = byCopy.get(headAxis);
+        }
+        int heads = (int) (slice == Slice.POSITION ? 1 : byCopy.get(headAxis));
+        int positions = slice == Slice.HEAD ? 1 : pos;
+        boolean headFirst = headAxis < posAxis;
+        boolean[] on = new boolean[count * positions * heads];
+        for (int i = 0; i < count; i++) {
+            int cell = first + i;
+            int p = slice == Slice.POSITION ? cell : slice == Slice.POSITION_AND_HEAD ? cell / heads : 0;
+            int h = slice == Slice.HEAD ? cell : slice == Slice.POSITION_AND_HEAD ? cell % heads : 0;
+            int inner = headFirst ? h * positions + p : p * heads + h;
+            on[i * positions * heads + inner] = true;
+        }
+        return Tensors.ofBooleans(on, new Shape(maskShape)).broadcast(byCopy);
+    }
+
+    private static void check(HookedTransformer model, NDArray tokens, ActivationCache source,
+                              Function<NDArray, NDArray> metric, String act) {
+        Shape s = tokens.getShape();
+        Shape sourceLogits = source.logits().getShape();
+        if (s.dimension() != 2 || s.get(0) != sourceLogits.get(0) || s.get(1) != sourceLogits.get(1)) {
+            throw new IllegalArgumentException("The tokens have shape " + s + " but the source cache was made from tokens of shape ["
+                    + sourceLogits.get(0) + ", " + sourceLogits.get(1) + "]; clean and corrupted prompts must have the same shape"
+                    + " (pad or pick prompts whose names are single tokens).");
+        }
+        String first = ActNames.actName(act, 0);
+        if (!source.contains(first)) {
+            throw new IllegalArgumentException("The source cache has no " + first + "; make it with runWithCache(tokens) or a"
+                    + " names filter that keeps " + act + ".");
+        }
+        NDArray value = metric.apply(source.logits());
+        if (value.size() != 1) {
+            throw new IllegalArgumentException("The metric must return a scalar; on the source run's logits it returned shape "
+                    + value.getShape());
+        }
+    }
+
+    private static List<String> numbered(String prefix, int n) {
+        List<String> labels = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            labels.add(prefix + i);
+        }
+        return labels;
+    }
+
+    /** Position labels with their tokens ("3: John") when the model has a tokenizer and the batch is one prompt. */
+    private static List<String> positionLabels(HookedTransformer model, NDArray tokens, int pos) {
+        if (model.tokenizer().isEmpty() || tokens.getShape().get(0) != 1) {
+            return numbered("", pos);
+        }
+        List<String> strings = model.toStrTokens(tokens);
+        List<String> labels = new ArrayList<>();
+        for (int i = 0; i < pos; i++) {
+            labels.add(i + ":" + strings.get(i));
+        }
+        return labels;
+    }
+}

@@ -1,0 +1,130 @@
+package dev.loupe.patching;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import dev.loupe.ReferenceCase;
+import dev.loupe.cache.ActivationCache;
+import dev.loupe.hook.Hook;
+import dev.loupe.model.HookedTransformer;
+import dev.loupe.tensor.Tensors;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Random;
+import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Batched sweeps against the plain way: one hooked forward pass per patch, each replacing one slice of the
+ * corrupted run's activation with the clean run's, written here independently of the library's batching.
+ * Tolerance 1e-4: the same float32 arithmetic in differently shaped batches rounds differently.
+ */
+class PatchingTest {
+
+    private final ReferenceCase ref = ReferenceCase.load("gpt2_like");
+    private final HookedTransformer model = ref.model(DataType.FLOAT32);
+    private final NDArray clean = ref.tokens(); // [2, 12]
+    private final NDArray corrupted = randomTokens(2, 12, 97, 5);
+    private final Function<NDArray, NDArray> metric = Metrics.logitDiff(new int[] {3, 8}, new int[] {50, 60});
+
+    private static NDArray randomTokens(int batch, int pos, int vocab, long seed) {
+        Random r = new Random(seed);
+        long[] ids = new long[batch * pos];
+        for (int i = 0; i < ids.length; i++) ids[i] = r.nextInt(vocab);
+        return Tensors.ofLongs(ids, new Shape(batch, pos));
+    }
+
+    /** The metric with clean[slice] written into the corrupted run's activation at hook {@code name}. */
+    private double patchedOnce(String name, NDArray cleanAct, String slice) {
+        NDArray logits = model.runWithHooks(corrupted, Hook.of(name, (a, h) -> {
+            NDArray copy = a.duplicate();
+            copy.set(new NDIndex(slice), cleanAct.get(slice));
+            return copy;
+        }));
+        return metric.apply(logits).getFloat();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out"})
+    void residualStreamSweepsEqualOnePatchedRunPerCell(String act) {
+        try (ActivationCache cleanCache = model.runWithCache(clean)) {
+            PatchingResult result = switch (act) {
+                case "resid_pre" -> Patching.residPre(model, corrupted, cleanCache, metric);
+                case "resid_mid" -> Patching.residMid(model, corrupted, cleanCache, metric);
+                case "resid_post" -> Patching.residPost(model, corrupted, cleanCache, metric);
+                case "attn_out" -> Patching.attnOut(model, corrupted, cleanCache, metric);
+                default -> Patching.mlpOut(model, corrupted, cleanCache, metric);
+            };
+            assertEquals(new Shape(2, 12), result.values().getShape());
+            for (int layer = 0; layer < 2; layer++) {
+                String name = dev.loupe.hook.ActNames.actName(act, layer);
+                for (int pos = 0; pos < 12; pos++) {
+                    double expected = patchedOnce(name, cleanCache.get(name), ":, " + pos + ", :");
+                    assertEquals(expected, result.values().getDouble(layer, pos), 1e-4, act + " layer " + layer + " pos " + pos);
+                }
+            }
+        }
+    }
+
+    @Test
+    void headSweepsEqualOnePatchedRunPerHead() {
+        try (ActivationCache cleanCache = model.runWithCache(clean)) {
+            for (String which : List.of("z", "q", "k", "v", "pattern")) {
+                PatchingResult result = Patching.headAllPos(which, model, corrupted, cleanCache, metric);
+                assertEquals(new Shape(2, 4), result.values().getShape());
+                for (int layer = 0; layer < 2; layer++) {
+                    String name = dev.loupe.hook.ActNames.actName(which, layer);
+                    for (int head = 0; head < 4; head++) {
+                        String slice = which.equals("pattern") ? ":, " + head + ", :, :" : ":, :, " + head + ", :";
+                        double expected = patchedOnce(name, cleanCache.get(name), slice);
+                        assertEquals(expected, result.values().getDouble(layer, head), 1e-4, which + " L" + layer + "H" + head);
+                    }
+                }
+            }
+            PatchingResult byPos = Patching.headOutByPos(model, corrupted, cleanCache, metric);
+            assertEquals(new Shape(2, 12, 4), byPos.values().getShape());
+            for (int[] cell : new int[][] {{0, 0, 0}, {1, 11, 3}, {1, 5, 2}, {0, 7, 1}}) {
+                String name = "blocks." + cell[0] + ".attn.hook_z";
+                double expected = patchedOnce(name, cleanCache.get(name), ":, " + cell[1] + ", " + cell[2] + ", :");
+                assertEquals(expected, byPos.values().getDouble(cell[0], cell[1], cell[2]), 1e-4, "z by pos " + java.util.Arrays.toString(cell));
+            }
+        }
+    }
+
+    @Test
+    void patchingEverythingRestoresTheCleanMetricAndNothingKeepsTheCorruptedOne() {
+        try (ActivationCache cleanCache = model.runWithCache(clean)) {
+            double cleanValue = metric.apply(cleanCache.logits()).getFloat();
+            double corruptedValue = metric.apply(model.forward(corrupted)).getFloat();
+            PatchingResult result = Patching.residPre(model, corrupted, cleanCache, Metrics.normalized(metric, cleanValue, corruptedValue));
+            // Patching resid_pre of layer 0 at the last position gives the clean last-position input only partly;
+            // the full clean residual at the last position of the final layer's input restores it exactly.
+            NDArray lastLayer = model.runWithHooks(corrupted, Hook.of("blocks.1.hook_resid_pre", (a, h) -> cleanCache.get("resid_pre", 1)));
+            assertEquals(cleanValue, metric.apply(lastLayer).getFloat(), 1e-4);
+            assertTrue(result.values().getDouble(1, 11) > result.values().getDouble(1, 0), "last position matters more at the end");
+        }
+    }
+
+    @Test
+    void mismatchedShapesAndNonScalarMetricsFailBeforeAnyCompute() {
+        try (ActivationCache cleanCache = model.runWithCache(clean)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Patching.residPre(model, randomTokens(2, 10, 97, 1), cleanCache, metric));
+            assertTrue(e.getMessage().contains("same shape"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> Patching.residPre(model, corrupted, cleanCache, logits -> logits.get(":, -1, 0")));
+            assertTrue(e.getMessage().contains("scalar"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> Metrics.logitDiff(new int[] {1}, new int[] {1, 2}));
+            assertTrue(e.getMessage().contains("wrong has 2"), e.getMessage());
+        }
+    }
+}
