@@ -246,15 +246,20 @@ public final class HookedTransformer implements AutoCloseable {
             if (!shortformer) {
                 residual = residual.add(posEmbedding);
             }
-            NDArray logits = blocksAndUnembed(0, residual, shortformer ? posEmbedding : null, AttentionMask.causal(m, pos, mask));
+            NDArray logits = blocksAndUnembed(0, residual, shortformer ? posEmbedding : null, AttentionMask.causal(m, pos, mask), null);
             NDScope.unregister(logits);
             return logits;
         }
     }
 
-    private NDArray blocksAndUnembed(int startLayer, NDArray residual, NDArray shortformerPos, AttentionMask attend) {
+    private NDArray blocksAndUnembed(int startLayer, NDArray residual, NDArray shortformerPos, AttentionMask attend,
+                                     Integer onlyPosition) {
         for (TransformerBlock block : blocks.subList(startLayer, blocks.size())) {
             residual = block.forward(residual, shortformerPos, attend);
+        }
+        if (onlyPosition != null) { // the final norm and unembedding act on each position alone
+            long p = onlyPosition < 0 ? residual.getShape().get(1) + onlyPosition : onlyPosition;
+            residual = residual.get(":, " + p + ":" + (p + 1) + ", :");
         }
         if (lnFinal != null) {
             residual = lnFinal.forward(residual);
@@ -268,7 +273,16 @@ public final class HookedTransformer implements AutoCloseable {
      * {@code forward(resid, start_at_layer=startLayer)}. {@code startLayer = n_layers} applies just the final
      * layer norm and unembedding. No padding mask: every position is a real token.
      */
-    public synchronized NDArray forwardFromLayer(int startLayer, NDArray residual) {
+    public NDArray forwardFromLayer(int startLayer, NDArray residual) {
+        return forwardFromLayer(startLayer, residual, null);
+    }
+
+    /**
+     * As {@link #forwardFromLayer(int, NDArray)}, but unembeds only position {@code onlyPosition} (negative counts
+     * from the end; null for all): logits [batch, 1, d_vocab_out]. The final layer norm's hooks then see that
+     * position alone.
+     */
+    public synchronized NDArray forwardFromLayer(int startLayer, NDArray residual, Integer onlyPosition) {
         if (startLayer < 0 || startLayer > cfg.nLayers()) {
             throw new IllegalArgumentException("startLayer must be in [0, " + cfg.nLayers() + "], got " + startLayer);
         }
@@ -282,7 +296,7 @@ public final class HookedTransformer implements AutoCloseable {
             long pos = s.get(1);
             NDArray shortformerPos = cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER
                     ? posEmbed.table(m.arange(pos), s.get(0)) : null;
-            NDArray logits = blocksAndUnembed(startLayer, residual, shortformerPos, AttentionMask.causal(m, pos, null));
+            NDArray logits = blocksAndUnembed(startLayer, residual, shortformerPos, AttentionMask.causal(m, pos, null), onlyPosition);
             NDScope.unregister(logits);
             return logits;
         }

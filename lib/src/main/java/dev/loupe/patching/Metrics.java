@@ -16,28 +16,50 @@ public final class Metrics {
 
     private Metrics() {}
 
+    /**
+     * A metric that reads the logits at one position only. Sweeps then unembed just that position and hand the
+     * metric logits [batch, 1, vocab], which it reads at index 0.
+     */
+    public interface AtPosition extends Function<NDArray, NDArray> {
+        int position();
+    }
+
+    private static AtPosition at(int pos, Function<NDArray, NDArray> f) {
+        return new AtPosition() {
+            @Override
+            public NDArray apply(NDArray logits) {
+                return f.apply(logits);
+            }
+
+            @Override
+            public int position() {
+                return pos;
+            }
+        };
+    }
+
     /** Mean over the batch of logit[answer] − logit[wrong] at the last position. */
-    public static Function<NDArray, NDArray> logitDiff(int[] answers, int[] wrong) {
+    public static AtPosition logitDiff(int[] answers, int[] wrong) {
         return logitDiff(answers, wrong, -1);
     }
 
     /** As {@link #logitDiff(int[], int[])} at the given position (negative counts from the end). */
-    public static Function<NDArray, NDArray> logitDiff(int[] answers, int[] wrong, int pos) {
+    public static AtPosition logitDiff(int[] answers, int[] wrong, int pos) {
         if (answers.length != wrong.length) {
             throw new IllegalArgumentException("answers has " + answers.length + " tokens but wrong has " + wrong.length);
         }
-        return logits -> {
+        return at(pos, logits -> {
             NDArray last = atPosition(logits, pos, answers.length);
             return last.gather(indices(last, answers), 1).sub(last.gather(indices(last, wrong), 1)).mean();
-        };
+        });
     }
 
     /** Mean over the batch of log p(answer) at the last position. */
-    public static Function<NDArray, NDArray> logProb(int[] answers) {
-        return logits -> {
+    public static AtPosition logProb(int[] answers) {
+        return at(-1, logits -> {
             NDArray last = atPosition(logits, -1, answers.length).logSoftmax(-1);
             return last.gather(indices(last, answers), 1).mean();
-        };
+        });
     }
 
     /**
@@ -49,7 +71,8 @@ public final class Metrics {
             throw new IllegalArgumentException("The metric is " + clean + " on both the clean and the corrupted run; "
                     + "there is nothing to normalise by.");
         }
-        return logits -> metric.apply(logits).sub(corrupted).div(clean - corrupted);
+        Function<NDArray, NDArray> f = logits -> metric.apply(logits).sub(corrupted).div(clean - corrupted);
+        return metric instanceof AtPosition p ? at(p.position(), f) : f;
     }
 
     private static NDArray atPosition(NDArray logits, int pos, int batch) {
@@ -57,7 +80,8 @@ public final class Metrics {
             throw new IllegalArgumentException("Expected logits [" + batch + ", pos, vocab] for " + batch
                     + " answers, got " + logits.getShape());
         }
-        long p = pos < 0 ? logits.getShape().get(1) + pos : pos;
+        long len = logits.getShape().get(1);
+        long p = len == 1 ? 0 : pos < 0 ? len + pos : pos;
         return logits.get(":, " + p + ", :"); // [batch, vocab]
     }
 

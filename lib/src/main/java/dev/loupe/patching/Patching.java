@@ -165,9 +165,10 @@ public final class Patching {
                 NDArray source = clean.expandDims(0).broadcast(byCopy.getShape());
                 return NDArrays.where(mask, source, byCopy).reshape(s);
             });
+            Integer onlyPosition = metric instanceof Metrics.AtPosition p ? p.position() : null;
             NDArray logits;
             try (HookSession session = model.hooks(patch)) {
-                logits = model.forwardFromLayer(layer, tiled);
+                logits = model.forwardFromLayer(layer, tiled, onlyPosition);
             }
             double[] scores = new double[count];
             for (int i = 0; i < count; i++) {
