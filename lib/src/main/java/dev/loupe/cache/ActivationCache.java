@@ -3,6 +3,7 @@ package dev.loupe.cache;
 import ai.djl.ndarray.NDArray;
 
 import dev.loupe.hook.ActNames;
+import dev.loupe.model.HookedTransformer;
 
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -21,14 +22,58 @@ public final class ActivationCache implements AutoCloseable {
     private final Map<String, NDArray> activations;
     private final Map<String, NDArray> gradients;
     private final NDArray logits;
+    private final HookedTransformer model;
     private final List<String> modelHookNames;
 
-    public ActivationCache(Map<String, NDArray> activations, NDArray logits, Map<String, NDArray> gradients,
-                           List<String> modelHookNames) {
+    public ActivationCache(HookedTransformer model, Map<String, NDArray> activations, NDArray logits,
+                           Map<String, NDArray> gradients) {
+        this.model = model;
         this.activations = Collections.unmodifiableMap(new LinkedHashMap<>(activations));
         this.logits = logits;
         this.gradients = gradients == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(gradients));
-        this.modelHookNames = modelHookNames;
+        this.modelHookNames = model.hookNames();
+    }
+
+    /** The model whose run this is. */
+    public HookedTransformer model() {
+        return model;
+    }
+
+    // ---------------------------------------------------------------- residual stream analysis (CacheAnalysis)
+
+    /**
+     * The residual stream as it accumulates: resid_pre of each layer below {@code layer} (and resid_mid with
+     * {@code inclMid}), then, when {@code layer} is n_layers, the final resid_post. Labels "0_pre", "0_mid", …,
+     * "final_post". {@code pos} null keeps every position; otherwise [component, batch, d_model] at that position.
+     */
+    public LabelledStack accumulatedResid(int layer, boolean inclMid, Integer pos) {
+        return CacheAnalysis.accumulatedResid(this, layer, inclMid, pos);
+    }
+
+    /**
+     * What the residual stream at {@code layer} is the sum of: "embed", "pos_embed", then each earlier layer's
+     * "{l}_attn_out" and "{l}_mlp_out" (with {@code mlpInput}, layer's own attention output too).
+     */
+    public LabelledStack decomposeResid(int layer, boolean mlpInput, Integer pos) {
+        return CacheAnalysis.decomposeResid(this, layer, mlpInput, pos);
+    }
+
+    /** Each head's output ("L{l}H{h}", without b_O) for the layers below {@code layer}. */
+    public LabelledStack stackHeadResults(int layer, Integer pos) {
+        return CacheAnalysis.stackHeadResults(this, layer, pos);
+    }
+
+    /**
+     * A stack of residual-stream components as the layer norm before {@code layer} sees them (n_layers: the final
+     * one): centred, and divided by the scale cached for the whole residual stream, so the parts still add up.
+     */
+    public LabelledStack applyLnToStack(LabelledStack stack, int layer, Integer pos) {
+        return CacheAnalysis.applyLnToStack(this, stack, layer, pos);
+    }
+
+    /** Each component's direct contribution to the logit of {@code tokens[b]} (minus {@code incorrect[b]}'s, if given). */
+    public NDArray logitAttrs(LabelledStack stack, int[] tokens, int[] incorrect) {
+        return CacheAnalysis.logitAttrs(this, stack, tokens, incorrect);
     }
 
     /** The activation at a hook point: a full name, or a short one as {@code get_act_name} takes ("embed", "pre5"). */
@@ -40,6 +85,11 @@ public final class ActivationCache implements AutoCloseable {
     /** The activation by short name and layer, as TransformerLens's {@code cache["pattern", 1]}. */
     public NDArray get(String shortName, int layer) {
         return lookup(activations, ActNames.actName(shortName, layer), "activation");
+    }
+
+    /** As TransformerLens's {@code get_act_name(name, layer, layer_type)}: {@code get("scale", 3, "ln1")}. */
+    public NDArray get(String shortName, int layer, String layerType) {
+        return lookup(activations, ActNames.actName(shortName, layer, layerType), "activation");
     }
 
     /** The gradient of the metric with respect to this activation (caches from {@code runWithGradCache} only). */

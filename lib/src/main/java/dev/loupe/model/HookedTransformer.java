@@ -397,7 +397,7 @@ public final class HookedTransformer implements AutoCloseable {
         try {
             recorded.forEach(p -> p.recordInto(activations));
             NDArray logits = run(tokens, attentionMask);
-            return new ActivationCache(activations, logits, null, hookNames());
+            return new ActivationCache(this, activations, logits, null);
         } finally {
             recorded.forEach(HookPoint::stopRecording);
         }
@@ -427,7 +427,7 @@ public final class HookedTransformer implements AutoCloseable {
             probes.forEach((name, probe) -> gradients.put(name, probe.getGradient().duplicate()));
             probes.values().forEach(NDArray::close);
             activations.replaceAll((name, a) -> detached(a));
-            return new ActivationCache(activations, detached(logits), gradients, hookNames());
+            return new ActivationCache(this, activations, detached(logits), gradients);
         } finally {
             recorded.forEach(HookPoint::stopRecording);
         }
