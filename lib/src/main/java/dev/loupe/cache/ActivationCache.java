@@ -2,6 +2,9 @@ package dev.loupe.cache;
 
 import ai.djl.ndarray.NDArray;
 
+import dev.loupe.display.CacheView;
+import dev.loupe.display.Displayable;
+import dev.loupe.display.MimeBundle;
 import dev.loupe.hook.ActNames;
 import dev.loupe.model.HookedTransformer;
 
@@ -17,7 +20,7 @@ import java.util.Set;
  * The arrays are the model's own activations, not copies. {@link #close()} frees them at once; a cache
  * nobody references is freed by the garbage collector.
  */
-public final class ActivationCache implements AutoCloseable {
+public final class ActivationCache implements AutoCloseable, Displayable {
 
     private final Map<String, NDArray> activations;
     private final Map<String, NDArray> gradients;
@@ -169,6 +172,12 @@ public final class ActivationCache implements AutoCloseable {
         if (logits != null) {
             logits.close();
         }
+    }
+
+    /** In a notebook: the keys grouped by layer with shapes and memory; the text is {@link #toString()}. */
+    @Override
+    public MimeBundle mimeBundle() {
+        return CacheView.bundle(this);
     }
 
     @Override

@@ -43,6 +43,10 @@ public final class Display {
     private static final Map<Class<?>, Function<Object, MimeBundle>> RENDERERS = new ConcurrentHashMap<>();
     private static volatile Sink sink = CONSOLE;
 
+    static {
+        Renderers.registerDefaults(); // NDArray, Tablesaw tables and columns
+    }
+
     private Display() {}
 
     /** Installs where displays go (the kernel does this); null restores the console. */
@@ -54,7 +58,11 @@ public final class Display {
         return sink;
     }
 
-    /** Renders instances of a type Loupe does not own (NDArray, Tablesaw tables) by this function. */
+    /**
+     * Renders instances of a type Loupe does not own by this function (NDArray and Tablesaw tables have
+     * renderers from the start; registering the same type again replaces its renderer). For an object of
+     * several registered types, the most specific type's renderer is used.
+     */
     public static <T> void register(Class<T> type, Function<? super T, MimeBundle> renderer) {
         RENDERERS.put(type, o -> renderer.apply(type.cast(o)));
     }
@@ -67,9 +75,19 @@ public final class Display {
         if (o instanceof Displayable d) {
             return d.mimeBundle();
         }
-        for (Map.Entry<Class<?>, Function<Object, MimeBundle>> e : RENDERERS.entrySet()) {
-            if (e.getKey().isInstance(o)) {
-                return e.getValue().apply(o);
+        if (o != null) {
+            Function<Object, MimeBundle> exact = RENDERERS.get(o.getClass());
+            if (exact != null) {
+                return exact.apply(o);
+            }
+            Class<?> best = null;
+            for (Class<?> type : RENDERERS.keySet()) {
+                if (type.isInstance(o) && (best == null || best.isAssignableFrom(type))) {
+                    best = type;
+                }
+            }
+            if (best != null) {
+                return RENDERERS.get(best).apply(o);
             }
         }
         return MimeBundle.text(String.valueOf(o));

@@ -5,6 +5,8 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 
+import dev.loupe.display.ProgressBar;
+
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -65,7 +67,10 @@ public final class Hub {
         this.progress = progress == null ? Progress.none() : progress;
     }
 
-    /** The hub as Python's huggingface_hub sees it from this process's environment; progress goes to stderr. */
+    /**
+     * The hub as Python's huggingface_hub sees it from this process's environment. Progress: a bar per file in a
+     * notebook, else the lines of {@link Progress#console()} on stderr.
+     */
     public static Hub fromEnvironment() {
         return fromEnvironment(System.getenv(), Path.of(System.getProperty("user.home")));
     }
@@ -88,7 +93,7 @@ public final class Hub {
             token = readToken(tokenPath != null ? expand(tokenPath, home) : hfHome.resolve("token"));
         }
         return new Hub(hubCache != null ? expand(hubCache, home) : hfHome.resolve("hub"), first(env, "HF_ENDPOINT"),
-                token, isTrue(first(env, "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")), Progress.console());
+                token, isTrue(first(env, "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")), ProgressBar.forDownloads());
     }
 
     public Hub withProgress(Progress progress) {

@@ -9,6 +9,9 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 
 import dev.loupe.cache.ActivationCache;
+import dev.loupe.display.Displayable;
+import dev.loupe.display.MimeBundle;
+import dev.loupe.display.ModelView;
 import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookPoint;
 import dev.loupe.load.LoadOptions;
@@ -41,7 +44,7 @@ import java.util.function.Predicate;
  * where it makes the activations. Parameters are plain named arrays ({@link #stateDict()}) under
  * TransformerLens's names.
  */
-public final class HookedTransformer implements AutoCloseable {
+public final class HookedTransformer implements AutoCloseable, Displayable {
 
     private final ModelConfig cfg;
     private final Map<String, NDArray> params;
@@ -787,6 +790,12 @@ public final class HookedTransformer implements AutoCloseable {
     @Override
     public void close() {
         params.values().forEach(NDArray::close);
+    }
+
+    /** In a notebook: the config as a table, with parameter count and tokenizer; the text is {@link #toString()}. */
+    @Override
+    public MimeBundle mimeBundle() {
+        return ModelView.bundle(this);
     }
 
     @Override
