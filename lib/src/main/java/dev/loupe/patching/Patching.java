@@ -230,7 +230,7 @@ public final class Patching {
         }
     }
 
-    private static List<String> numbered(String prefix, int n) {
+    static List<String> numbered(String prefix, int n) {
         List<String> labels = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             labels.add(prefix + i);

@@ -1,0 +1,74 @@
+package dev.loupe.patching;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+
+import dev.loupe.cache.ActivationCache;
+import dev.loupe.hook.ActNames;
+import dev.loupe.model.HookedTransformer;
+import dev.loupe.model.ModelConfig;
+
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * Attribution patching (Nanda, 2023): the first-order estimate of what patching each activation from the clean
+ * run into the corrupted run would do to the metric, (clean − corrupted) · ∂metric/∂activation at the corrupted
+ * run, for every activation at once from one clean forward pass, one corrupted forward pass and one backward
+ * pass. Exact where the metric is linear in the activation (e.g. the last layer's outputs without a final layer
+ * norm); elsewhere an approximation that is good for small changes and can be badly wrong for large ones
+ * (attention patterns that flip, saturated softmaxes): check the heads it ranks highest with exact patching.
+ */
+public final class AttributionPatching {
+
+    private AttributionPatching() {}
+
+    /** The estimates: residual stream [layer, pos], head outputs [layer, pos, head], MLP neurons [layer, pos, neuron]. */
+    public record Estimates(PatchingResult residPre, PatchingResult headOut, PatchingResult neurons) {}
+
+    public static Estimates run(HookedTransformer model, NDArray cleanTokens, NDArray corruptedTokens,
+                                Function<NDArray, NDArray> metric) {
+        ModelConfig cfg = model.config();
+        if (!cleanTokens.getShape().equals(corruptedTokens.getShape())) {
+            throw new IllegalArgumentException("Clean tokens " + cleanTokens.getShape() + " and corrupted tokens "
+                    + corruptedTokens.getShape() + " must have the same shape.");
+        }
+        java.util.function.Predicate<String> wanted = n -> n.endsWith("hook_resid_pre") || n.endsWith("attn.hook_z")
+                || n.endsWith("mlp.hook_post");
+        try (ActivationCache clean = model.runWithCache(cleanTokens, wanted);
+             ActivationCache corrupted = model.runWithGradCache(corruptedTokens, wanted, metric)) {
+            int layers = cfg.nLayers();
+            NDList resid = new NDList();
+            NDList heads = new NDList();
+            NDList neurons = new NDList();
+            for (int l = 0; l < layers; l++) {
+                resid.add(estimate(clean, corrupted, ActNames.actName("resid_pre", l)));
+                heads.add(estimate(clean, corrupted, ActNames.actName("z", l)));
+                if (!cfg.attnOnly()) {
+                    neurons.add(estimate(clean, corrupted, ActNames.actName("post", l)));
+                }
+            }
+            int pos = (int) cleanTokens.getShape().get(cleanTokens.getShape().dimension() - 1);
+            List<String> layerLabels = Patching.numbered("", layers);
+            List<String> posLabels = Patching.numbered("", pos);
+            PatchingResult residResult = new PatchingResult("Attribution patching resid_pre", NDArrays.stack(resid),
+                    List.of("layer", "pos"), List.of(layerLabels, posLabels));
+            PatchingResult headResult = new PatchingResult("Attribution patching head outputs", NDArrays.stack(heads),
+                    List.of("layer", "pos", "head"), List.of(layerLabels, posLabels, Patching.numbered("H", cfg.nHeads())));
+            PatchingResult neuronResult = cfg.attnOnly() ? null : new PatchingResult("Attribution patching MLP neurons",
+                    NDArrays.stack(neurons), List.of("layer", "pos", "neuron"),
+                    List.of(layerLabels, posLabels, Patching.numbered("N", cfg.dMlp())));
+            return new Estimates(residResult, headResult, neuronResult);
+        }
+    }
+
+    /**
+     * (clean − corrupted) · gradient, summed over the batch and the activation's last axis (d_model or d_head; for
+     * neurons there is nothing to sum, each neuron is its own component): [pos] or [pos, head] or [pos, neuron].
+     */
+    private static NDArray estimate(ActivationCache clean, ActivationCache corrupted, String name) {
+        NDArray product = clean.get(name).sub(corrupted.get(name)).mul(corrupted.grad(name)).sum(new int[] {0});
+        return name.endsWith("hook_post") ? product : product.sum(new int[] {-1});
+    }
+}
