@@ -127,4 +127,21 @@ class PatchingTest {
             assertTrue(e.getMessage().contains("wrong has 2"), e.getMessage());
         }
     }
+
+    @Test
+    void resultsBecomeLongTablesAndRenderAsHeatmaps() {
+        try (ActivationCache cleanCache = model.runWithCache(clean)) {
+            PatchingResult byPos = Patching.headOutByPos(model, corrupted, cleanCache, metric);
+            tech.tablesaw.api.Table table = byPos.toTable();
+            assertEquals(2 * 12 * 4, table.rowCount());
+            assertEquals(List.of("layer", "pos", "head", "value"), table.columnNames());
+            int row = (1 * 12 + 5) * 4 + 2; // layer 1, pos 5, head 2
+            assertEquals("1", table.stringColumn("layer").get(row));
+            assertEquals("5", table.stringColumn("pos").get(row));
+            assertEquals("H2", table.stringColumn("head").get(row));
+            assertEquals(byPos.values().getDouble(1, 5, 2), table.doubleColumn("value").get(row), 0);
+            var bundle = Patching.residPre(model, corrupted, cleanCache, metric).mimeBundle();
+            assertTrue(bundle.data().containsKey("image/png") && bundle.data().get("text/html").contains("<table"));
+        }
+    }
 }
