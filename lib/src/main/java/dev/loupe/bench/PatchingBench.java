@@ -8,6 +8,7 @@ import dev.loupe.hook.ActNames;
 import dev.loupe.hook.Hook;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
+import dev.loupe.patching.AttributionPatching;
 import dev.loupe.patching.Metrics;
 import dev.loupe.patching.Patching;
 
@@ -37,6 +38,12 @@ public final class PatchingBench {
         compare("head outputs, 12 layers × 12 heads",
                 () -> Patching.headOutAllPos(model, corrupted, cleanCache, metric),
                 () -> onePerPatch(model, corrupted, cleanCache, metric, "z", 12, h -> ":, :, " + h + ", :"));
+        AttributionPatching.run(model, clean, corrupted, metric);
+        double attribution = seconds(() -> AttributionPatching.run(model, clean, corrupted, metric));
+        model.forward(corrupted);
+        double forward = seconds(() -> model.forward(corrupted));
+        System.out.printf("attribution patching, every residual position, head × position and neuron: %.2f s"
+                + " = %.1f forward passes (%.3f s each)%n", attribution, attribution / forward, forward);
     }
 
     private static Object onePerPatch(HookedTransformer model, NDArray tokens, ActivationCache source,
