@@ -70,6 +70,13 @@ public final class Patching {
         return sweep(model, tokens, source, metric, "mlp_out", Slice.POSITION);
     }
 
+    /** resid_pre, attn_out and mlp_out, each by [layer, pos]: TransformerLens's {@code get_act_patch_block_every}. */
+    public static List<PatchingResult> blockEvery(HookedTransformer model, NDArray tokens, ActivationCache source,
+                                                  Function<NDArray, NDArray> metric) {
+        return List.of(residPre(model, tokens, source, metric), attnOut(model, tokens, source, metric),
+                mlpOut(model, tokens, source, metric));
+    }
+
     /** Each head's output (hook_z) at every position at once, by [layer, head]. */
     public static PatchingResult headOutAllPos(HookedTransformer model, NDArray tokens, ActivationCache source,
                                                Function<NDArray, NDArray> metric) {
