@@ -25,10 +25,12 @@ final class Attention {
     private final HookPoint hookPattern;
     private final HookPoint hookZ;
     private final HookPoint hookResult;
+    private final int layer;
 
     Attention(int layer, ModelConfig cfg, Map<String, NDArray> params, HookRegistry hooks) {
         this.params = params;
         this.prefix = "blocks." + layer + ".attn.";
+        this.layer = layer;
         this.nHeads = cfg.nHeads();
         this.dHead = cfg.dHead();
         this.hookQ = hooks.point(prefix + "hook_q");
@@ -40,11 +42,19 @@ final class Attention {
         this.hookResult = hooks.point(prefix + "hook_result");
     }
 
-    /** Inputs [batch, pos, d_model] (queries and keys may carry shortformer positions); returns [batch, pos, d_model]. */
-    NDArray forward(NDArray queryInput, NDArray keyInput, NDArray valueInput, AttentionMask mask) {
+    /**
+     * Inputs [batch, pos, d_model] (queries and keys may carry shortformer positions); returns [batch, pos, d_model].
+     * With a cache, keys and values of earlier positions are taken from it and this run's are added.
+     */
+    NDArray forward(NDArray queryInput, NDArray keyInput, NDArray valueInput, AttentionMask mask, KvCache cache) {
         NDArray q = hookQ.apply(project(queryInput, "Q")); // [batch, pos, head, d_head]
         NDArray k = hookK.apply(project(keyInput, "K"));
         NDArray v = hookV.apply(project(valueInput, "V"));
+        if (cache != null) { // earlier positions' keys and values come first
+            NDArray[] kv = cache.extend(layer, k, v);
+            k = kv[0];
+            v = kv[1];
+        }
 
         NDArray scores = q.transpose(0, 2, 1, 3).matMul(k.transpose(0, 2, 3, 1)).div(Math.sqrt(dHead));
         scores = hookAttnScores.apply(mask.apply(scores)); // [batch, head, query_pos, key_pos], -inf where masked

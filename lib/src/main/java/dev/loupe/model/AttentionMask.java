@@ -31,6 +31,13 @@ final class AttentionMask {
         return new AttentionMask(causal.reshape(1, 1, pos, pos).logicalAnd(real), true);
     }
 
+    /** Queries at positions past..past+pos-1 over keys 0..past+pos-1 (a run continuing from a {@link KvCache}). */
+    static AttentionMask causalAfter(NDManager manager, long past, long pos) {
+        NDArray queries = manager.arange(past, past + pos).reshape(pos, 1);
+        NDArray keys = manager.arange(past + pos).reshape(1, past + pos);
+        return new AttentionMask(keys.lte(queries).reshape(1, 1, pos, past + pos), false);
+    }
+
     /** Masked scores: -inf where a key may not be seen. Adding 0 elsewhere leaves the scores exactly as they were. */
     NDArray apply(NDArray scores) {
         if (bias == null || bias.getDataType() != scores.getDataType()) {

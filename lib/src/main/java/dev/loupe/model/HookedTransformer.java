@@ -221,7 +221,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
 
     /** Logits [batch, pos, d_vocab_out] for tokens [batch, pos] (or [pos]). */
     public NDArray forward(NDArray tokens) {
-        return forward(tokens, null);
+        return run(tokens, null, null);
     }
 
     /**
@@ -230,18 +230,32 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * logits of real tokens.
      */
     public NDArray forward(NDArray tokens, NDArray attentionMask) {
-        return run(tokens, attentionMask);
+        return run(tokens, attentionMask, null);
     }
 
-    private synchronized NDArray run(NDArray tokens, NDArray attentionMask) {
+    /** An empty cache of keys and values for {@link #forward(NDArray, KvCache)}. */
+    public KvCache newKvCache() {
+        return new KvCache(cfg.nLayers());
+    }
+
+    /**
+     * Logits for tokens that continue the positions already in {@code cache}, which then holds these too. The
+     * first call passes the prompt; each later one the next tokens. Hooks see only the new positions.
+     */
+    public NDArray forward(NDArray tokens, KvCache cache) {
+        return run(tokens, null, cache);
+    }
+
+    private synchronized NDArray run(NDArray tokens, NDArray attentionMask, KvCache cache) {
         try (NDScope scope = new NDScope()) {
-            NDArray input = checkTokens(tokens);
+            NDArray input = checkTokens(tokens, cache == null ? 0 : cache.length());
             NDArray mask = checkMask(attentionMask, input.getShape());
             long batch = input.getShape().get(0);
             long pos = input.getShape().get(1);
+            long past = cache == null ? 0 : cache.length();
             NDManager m = input.getManager();
 
-            NDArray positions = mask == null ? m.arange(pos)
+            NDArray positions = mask == null ? m.arange(past, past + pos)
                     : mask.cumSum(1).sub(1).maximum(0); // left padding: the first real token is position 0
             NDArray residual = embed.forward(input);
             NDArray posEmbedding = posEmbed.forward(positions, batch);
@@ -249,16 +263,20 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
             if (!shortformer) {
                 residual = residual.add(posEmbedding);
             }
-            NDArray logits = blocksAndUnembed(0, residual, shortformer ? posEmbedding : null, AttentionMask.causal(m, pos, mask), null);
+            AttentionMask attend = cache == null ? AttentionMask.causal(m, pos, mask) : AttentionMask.causalAfter(m, past, pos);
+            NDArray logits = blocksAndUnembed(0, residual, shortformer ? posEmbedding : null, attend, null, cache);
             NDScope.unregister(logits);
+            if (cache != null) {
+                cache.commit(pos);
+            }
             return logits;
         }
     }
 
     private NDArray blocksAndUnembed(int startLayer, NDArray residual, NDArray shortformerPos, AttentionMask attend,
-                                     Integer onlyPosition) {
+                                     Integer onlyPosition, KvCache cache) {
         for (TransformerBlock block : blocks.subList(startLayer, blocks.size())) {
-            residual = block.forward(residual, shortformerPos, attend);
+            residual = block.forward(residual, shortformerPos, attend, cache);
         }
         if (onlyPosition != null) { // the final norm and unembedding act on each position alone
             long p = onlyPosition < 0 ? residual.getShape().get(1) + onlyPosition : onlyPosition;
@@ -299,13 +317,17 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
             long pos = s.get(1);
             NDArray shortformerPos = cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER
                     ? posEmbed.table(m.arange(pos), s.get(0)) : null;
-            NDArray logits = blocksAndUnembed(startLayer, residual, shortformerPos, AttentionMask.causal(m, pos, null), onlyPosition);
+            NDArray logits = blocksAndUnembed(startLayer, residual, shortformerPos, AttentionMask.causal(m, pos, null), onlyPosition, null);
             NDScope.unregister(logits);
             return logits;
         }
     }
 
     private NDArray checkTokens(NDArray tokens) {
+        return checkTokens(tokens, 0);
+    }
+
+    private NDArray checkTokens(NDArray tokens, long cached) {
         Shape s = tokens.getShape();
         if (s.dimension() == 1) {
             tokens = tokens.reshape(1, s.get(0));
@@ -319,8 +341,9 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
             throw new IllegalArgumentException("Tokens must be integer ids (int64 or int32), got " + t
                     + ". Make them with model.toTokens(...).");
         }
-        if (s.get(1) > cfg.nCtx()) {
-            throw new IllegalArgumentException("The sequence has " + s.get(1) + " tokens but " + cfg.modelName()
+        if (cached + s.get(1) > cfg.nCtx()) {
+            throw new IllegalArgumentException("The sequence has " + (cached + s.get(1)) + " tokens"
+                    + (cached > 0 ? " (" + cached + " cached)" : "") + " but " + cfg.modelName()
                     + " has n_ctx = " + cfg.nCtx() + ". Truncate or split it into pieces of at most " + cfg.nCtx() + " tokens.");
         }
         long[] ids = tokens.toLongArray();
@@ -399,7 +422,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         Map<String, NDArray> activations = new LinkedHashMap<>();
         try {
             recorded.forEach(p -> p.recordInto(activations));
-            NDArray logits = run(tokens, attentionMask);
+            NDArray logits = run(tokens, attentionMask, null);
             return new ActivationCache(this, activations, logits, null);
         } finally {
             recorded.forEach(HookPoint::stopRecording);
@@ -420,7 +443,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
                 p.recordInto(activations);
                 p.probeGradientsInto(probes);
             });
-            NDArray logits = run(tokens, null);
+            NDArray logits = run(tokens, null, null);
             NDArray value = metric.apply(logits);
             if (value.size() != 1) {
                 throw new IllegalArgumentException("The metric must return a scalar; it returned shape " + value.getShape());
@@ -508,8 +531,8 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     // ---------------------------------------------------------------- generation
 
     /**
-     * Extends each row of tokens [batch, pos] by up to {@code maxNewTokens} tokens, one forward pass per token,
-     * with whatever hooks are attached (so a steering hook steers). With stopAtEos, a row that has produced
+     * Extends each row of tokens [batch, pos] by up to {@code maxNewTokens} tokens, one position per step thanks to
+     * a {@link KvCache}, with whatever hooks are attached (so a steering hook steers; it sees the new position). With stopAtEos, a row that has produced
      * {@code eosTokenId} continues with it as padding, and generation ends when every row has. Inputs longer
      * than n_ctx keep their last n_ctx tokens as context.
      */
@@ -525,16 +548,22 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         boolean[] finished = new boolean[batch];
         Sampler sampler = new Sampler(options);
         boolean stop = options.stopAtEos() && eosTokenId != null;
+        KvCache cache = null;
         for (int step = 0; step < options.maxNewTokens(); step++) {
             int len = rows[0].length;
-            int from = Math.max(0, len - cfg.nCtx());
+            // One new position per step from the cache; the whole (last n_ctx) context when starting or full.
+            boolean restart = cache == null || cache.length() + 1 > cfg.nCtx();
+            int from = restart ? Math.max(0, len - cfg.nCtx()) : len - 1;
+            if (restart) {
+                cache = newKvCache();
+            }
             long[] window = new long[batch * (len - from)];
             for (int b = 0; b < batch; b++) {
                 System.arraycopy(rows[b], from, window, b * (len - from), len - from);
             }
             double[] last;
             try (NDScope scope = new NDScope()) {
-                NDArray logits = forward(Tensors.ofLongs(window, new Shape(batch, len - from)));
+                NDArray logits = forward(Tensors.ofLongs(window, new Shape(batch, len - from)), cache);
                 last = logits.get(":, -1, :").toType(DataType.FLOAT64, false).toDoubleArray();
                 logits.close();
             }

@@ -42,12 +42,12 @@ final class TransformerBlock {
         hookResidPost = hooks.point(prefix + "hook_resid_post");
     }
 
-    /** shortformerPos: positional embedding added to queries' and keys' inputs only, or null. */
-    NDArray forward(NDArray resid, NDArray shortformerPos, AttentionMask mask) {
+    /** shortformerPos: positional embedding added to queries' and keys' inputs only, or null; cache may be null. */
+    NDArray forward(NDArray resid, NDArray shortformerPos, AttentionMask mask, KvCache cache) {
         NDArray residPre = hookResidPre.apply(resid);
         NDArray x = ln1 != null ? ln1.forward(residPre) : residPre;
         NDArray qk = shortformerPos != null ? x.add(shortformerPos) : x;
-        NDArray attnOut = hookAttnOut.apply(attn.forward(qk, qk, x, mask));
+        NDArray attnOut = hookAttnOut.apply(attn.forward(qk, qk, x, mask, cache));
         if (mlp == null) {
             return hookResidPost.apply(residPre.add(attnOut));
         }

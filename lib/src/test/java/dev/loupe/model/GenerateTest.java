@@ -84,4 +84,36 @@ class GenerateTest {
                     "token " + v + ": " + counts[v] / (double) n + " vs " + expected[v]);
         }
     }
+
+    @Test
+    void aKvCacheGivesTheLogitsOfTheFullSequence() {
+        for (String name : ReferenceCase.NAMES) {
+            ReferenceCase c = ReferenceCase.load(name);
+            HookedTransformer m = c.model(DataType.FLOAT64);
+            NDArray tokens = c.tokens();
+            long pos = tokens.getShape().get(1);
+            KvCache cache = m.newKvCache();
+            NDArray first = m.forward(tokens.get(":, 0:" + (pos - 2)), cache);
+            NDArray next = m.forward(tokens.get(":, " + (pos - 2) + ":" + (pos - 1)), cache);
+            NDArray last = m.forward(tokens.get(":, " + (pos - 1) + ":"), cache);
+            assertEquals(pos, cache.length());
+            NDArray expected = c.expected().get("logits");
+            dev.loupe.ReferenceCase.assertClose(expected.get(":, 0:" + (pos - 2)), first, 1e-9, 1e-9, name + " prompt");
+            dev.loupe.ReferenceCase.assertClose(expected.get(":, " + (pos - 2) + ":" + (pos - 1)), next, 1e-9, 1e-9, name + " next");
+            dev.loupe.ReferenceCase.assertClose(expected.get(":, " + (pos - 1) + ":"), last, 1e-9, 1e-9, name + " last");
+        }
+    }
+
+    @Test
+    void generationPastNCtxKeepsTheLastNCtxTokensAsContext() {
+        long[] out = model.generate(Tensors.tokens(new int[30]), GenerateOptions.greedy(6), null).toLongArray(); // n_ctx 32
+        assertEquals(36, out.length);
+        long[] tail = Arrays.copyOfRange(out, 4, 35); // the 31 tokens before the last, i.e. the context it saw
+        float[] logits = model.forward(Tensors.ofLongs(Arrays.copyOfRange(out, 3, 35), new ai.djl.ndarray.types.Shape(1, 32)))
+                .get("0, -1, :").toFloatArray();
+        int best = 0;
+        for (int v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+        assertEquals(best, out[35], "the last token is the argmax over the last 32 tokens");
+        assertTrue(tail.length == 31);
+    }
 }
