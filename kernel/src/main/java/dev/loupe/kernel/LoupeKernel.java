@@ -76,7 +76,13 @@ public final class LoupeKernel extends BaseKernel {
         output.attach(env, request.isStdinEnabled());
         CellError error = null;
         try {
-            Optional<MimeBundle> result = repl().run(request.getCode(), "Cell In[" + count + "]");
+            Repl r = repl.join();
+            String problems = startupProblems;
+            if (problems != null) {
+                startupProblems = null;
+                System.err.println(problems);  // once, in the first cell, where the user sees it
+            }
+            Optional<MimeBundle> result = r.run(request.getCode(), "Cell In[" + count + "]");
             if (result.isPresent() && !request.isSilent()) {
                 output.publish(new PublishExecuteResult(count, CellOutput.toDisplayData(result.get())));
             }
@@ -101,32 +107,22 @@ public final class LoupeKernel extends BaseKernel {
     /** The base kernel's entry point for running code; cells come through {@link #execute} instead. */
     @Override
     public DisplayData eval(String code) throws CellError {
-        return repl().run(code, "Code").map(CellOutput::toDisplayData).orElse(null);
-    }
-
-    private Repl repl() {
-        Repl r = repl.join();
-        String problems = startupProblems;
-        if (problems != null) {
-            startupProblems = null;
-            System.err.println(problems);  // once, in the first cell, where the user sees it
-        }
-        return r;
+        return repl.join().run(code, "Code").map(CellOutput::toDisplayData).orElse(null);
     }
 
     @Override
     public ReplacementOptions complete(String code, int at) {
-        return repl().complete(code, at);
+        return repl.join().complete(code, at);
     }
 
     @Override
     public DisplayData inspect(String code, int at, boolean extraDetail) {
-        return repl().inspect(code, at).map(DisplayData::new).orElse(null);
+        return repl.join().inspect(code, at).map(DisplayData::new).orElse(null);
     }
 
     @Override
     public String isComplete(String code) {
-        return repl().isComplete(code);
+        return repl.join().isComplete(code);
     }
 
     /** From the control channel (interrupt_mode "message") or SIGINT. Before JShell is up there is nothing to stop. */

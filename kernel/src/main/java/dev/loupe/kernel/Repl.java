@@ -22,11 +22,11 @@ import jdk.jshell.spi.ExecutionEnv;
 
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.stream.Collectors;
 
@@ -49,7 +49,7 @@ final class Repl implements AutoCloseable {
     private final JShell shell;
     private final SourceCodeAnalysis analysis;
     private final Magics magics;
-    private final Map<String, Place> places = new ConcurrentHashMap<>();  // snippet id -> its source, for tracebacks
+    private final Map<String, Place> places = new HashMap<>();  // snippet id -> its source, for tracebacks
 
     Repl() {
         shell = JShell.builder().executionEngine(new ExecutionControlProvider() {

@@ -52,6 +52,14 @@ class ReplTest {
     }
 
     @Test
+    void aFailingLineOfTheStartupScriptIsReportedAndTheRestStillRuns() throws CellError {
+        var errors = repl.runStartup("import no.such.Thing;\nint afterTheError = 7;\n");
+        assertEquals(1, errors.size());
+        assertTrue(traceback(errors.get(0)).contains("startup.jsh, line 1"), traceback(errors.get(0)));
+        assertEquals("7", text("afterTheError"));
+    }
+
+    @Test
     void aDisplayableValueRendersByItsOwnBundle() throws CellError {
         Optional<MimeBundle> bundle = repl.run("new Displayable() { public MimeBundle mimeBundle() {"
                 + " return MimeBundle.text(\"t\").withHtml(\"<i>h</i>\"); } }", "Cell In[2]");
