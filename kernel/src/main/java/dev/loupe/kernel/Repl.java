@@ -213,6 +213,9 @@ final class Repl implements AutoCloseable {
 
     /** Completions at the cursor: the replacements and the range of the cell they replace. */
     ReplacementOptions complete(String code, int cursor) {
+        if (Magics.isMagic(code.substring(code.lastIndexOf('\n', cursor - 1) + 1, cursor))) {
+            return new ReplacementOptions(List.of(), cursor, cursor);  // magics take paths and coordinates, not Java
+        }
         String text = blankMagics(code.substring(0, cursor));
         int start = snippetStart(text);
         int[] anchor = new int[1];

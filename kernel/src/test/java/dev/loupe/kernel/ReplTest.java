@@ -136,6 +136,12 @@ class ReplTest {
     }
 
     @Test
+    void completionInAMagicLineOffersNothing() {
+        String code = "%classpath li";
+        assertTrue(repl.complete(code, code.length()).getReplacements().isEmpty());
+    }
+
+    @Test
     void isCompleteSeesOpenBlocksAndIgnoresMagics() {
         assertEquals("complete", repl.isComplete("%classpath x.jar\nint y = 1;"));
         assertEquals("    ", repl.isComplete("if (true) {"));
