@@ -5,6 +5,9 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.loupe.cache.ActivationCache;
+import dev.loupe.display.Display;
+import dev.loupe.display.Displayable;
+import dev.loupe.display.MimeBundle;
 import dev.loupe.hook.ActNames;
 import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookPoint;
@@ -16,3 +19,5 @@ import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
 import dev.loupe.tensor.Tensors;
 import dev.loupe.tokenize.Gpt2Tokenizer;
+// display(x) shows x now and returns an id; Display.update(id, y) replaces it in place (progress, live curves).
+import static dev.loupe.display.Display.display;

@@ -1,0 +1,157 @@
+package dev.loupe.kernel;
+
+import dev.loupe.display.MimeBundle;
+
+import io.github.spencerpark.jupyter.channels.JupyterConnection;
+import io.github.spencerpark.jupyter.channels.ShellReplyEnvironment;
+import io.github.spencerpark.jupyter.kernel.BaseKernel;
+import io.github.spencerpark.jupyter.kernel.LanguageInfo;
+import io.github.spencerpark.jupyter.kernel.ReplacementOptions;
+import io.github.spencerpark.jupyter.kernel.display.DisplayData;
+import io.github.spencerpark.jupyter.messages.Message;
+import io.github.spencerpark.jupyter.messages.MessageType;
+import io.github.spencerpark.jupyter.messages.publish.PublishError;
+import io.github.spencerpark.jupyter.messages.publish.PublishExecuteInput;
+import io.github.spencerpark.jupyter.messages.publish.PublishExecuteResult;
+import io.github.spencerpark.jupyter.messages.reply.ErrorReply;
+import io.github.spencerpark.jupyter.messages.reply.ExecuteReply;
+import io.github.spencerpark.jupyter.messages.request.ExecuteRequest;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Collectors;
+
+/**
+ * The Loupe Jupyter kernel: Java cells run by JShell in this JVM, results rendered through
+ * {@link dev.loupe.display.Display}. JShell starts (and runs the startup script) while the connection comes up; the
+ * first request that needs it waits for it.
+ */
+public final class LoupeKernel extends BaseKernel {
+
+    private final CellOutput output;
+    private final CompletableFuture<Repl> repl;
+    private volatile String startupProblems;
+
+    public LoupeKernel(String startupScript) {
+        // The base kernel's swap of System.out per request would bypass CellOutput's batching and ordering.
+        setShouldReplaceStdStreams(false);
+        output = CellOutput.install();
+        repl = CompletableFuture.supplyAsync(() -> {
+            Repl r = new Repl();
+            List<CellError> errors = r.runStartup(startupScript);
+            if (!errors.isEmpty()) {
+                startupProblems = "The startup script had errors; the rest of it ran:\n" + errors.stream()
+                        .map(e -> String.join("\n", e.traceback())).collect(Collectors.joining("\n"));
+                System.err.println(startupProblems);
+            }
+            return r;
+        }, work -> {
+            Thread t = new Thread(work, "loupe-startup");
+            t.setDaemon(true);
+            t.start();
+        });
+    }
+
+    @Override
+    public void becomeHandlerForConnection(JupyterConnection connection) {
+        super.becomeHandlerForConnection(connection);
+        connection.setHandler(MessageType.EXECUTE_REQUEST, this::execute);
+    }
+
+    /**
+     * Runs a cell. Our own handler rather than the base kernel's, so that errors are named after the exception the
+     * user's code threw (the base kernel names them after the Java exception class that carries them) and so that
+     * nothing, not even an OutOfMemoryError, ends the thread that serves the shell channel.
+     */
+    private void execute(ShellReplyEnvironment env, Message<ExecuteRequest> message) {
+        commManager.setMessageContext(message);
+        ExecuteRequest request = message.getContent();
+        int count = request.isSilent() ? executionCount.get() : executionCount.getAndIncrement();
+        env.setBusyDeferIdle();
+        if (!request.isSilent()) {
+            env.publish(new PublishExecuteInput(request.getCode(), count));
+        }
+        output.attach(env, request.isStdinEnabled());
+        CellError error = null;
+        try {
+            Repl r = repl.join();
+            String problems = startupProblems;
+            if (problems != null) {
+                startupProblems = null;
+                System.err.println(problems);  // once, in the first cell, where the user sees it
+            }
+            Optional<MimeBundle> result = r.run(request.getCode(), "Cell In[" + count + "]");
+            if (result.isPresent() && !request.isSilent()) {
+                output.publish(new PublishExecuteResult(count, CellOutput.toDisplayData(result.get())));
+            }
+        } catch (CellError e) {
+            error = e;
+        } catch (Throwable t) {
+            error = CellError.thrown(t);  // a failure in the kernel itself: reported, and the kernel goes on
+        }
+        if (error != null) {
+            output.publish(new PublishError(error.name(), error.getMessage(), error.traceback()));
+        }
+        output.detach();
+        if (error == null) {
+            env.defer().reply(new ExecuteReply(count, Map.of()));
+        } else {
+            ErrorReply reply = new ErrorReply(error.name(), error.getMessage(), error.traceback());
+            reply.setExecutionCount(count);
+            env.defer().replyError(ExecuteReply.MESSAGE_TYPE.error(), reply);
+        }
+    }
+
+    /** The base kernel's entry point for running code; cells come through {@link #execute} instead. */
+    @Override
+    public DisplayData eval(String code) throws CellError {
+        return repl.join().run(code, "Code").map(CellOutput::toDisplayData).orElse(null);
+    }
+
+    @Override
+    public ReplacementOptions complete(String code, int at) {
+        return repl.join().complete(code, at);
+    }
+
+    @Override
+    public DisplayData inspect(String code, int at, boolean extraDetail) {
+        return repl.join().inspect(code, at).map(DisplayData::new).orElse(null);
+    }
+
+    @Override
+    public String isComplete(String code) {
+        return repl.join().isComplete(code);
+    }
+
+    /** From the control channel (interrupt_mode "message") or SIGINT. Before JShell is up there is nothing to stop. */
+    @Override
+    public void interrupt() {
+        Repl r = repl.getNow(null);
+        if (r != null) {
+            r.interrupt();
+        }
+    }
+
+    @Override
+    public void onShutdown(boolean isRestarting) {
+        interrupt();
+    }
+
+    @Override
+    public LanguageInfo getLanguageInfo() {
+        return new LanguageInfo.Builder("java")
+                .version(Runtime.version().toString())
+                .mimetype("text/x-java-source")
+                .fileExtension(".jshell")
+                .pygments("java")
+                .codemirror("text/x-java")
+                .build();
+    }
+
+    @Override
+    public String getBanner() {
+        return "Loupe: Java " + Runtime.version() + " with JShell; %classpath, %maven";
+    }
+}
