@@ -2,6 +2,14 @@ package dev.loupe.display;
 
 import ai.djl.ndarray.NDArray;
 
+import java.awt.image.RenderedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Base64;
+
+import javax.imageio.ImageIO;
+
 import tech.tablesaw.api.Table;
 import tech.tablesaw.columns.Column;
 
@@ -14,5 +22,20 @@ final class Renderers {
         Display.register(NDArray.class, ArrayView::bundle);
         Display.register(Table.class, TableView::bundle);
         Display.register(Column.class, c -> TableView.bundle((Column<?>) c));
+        Display.register(RenderedImage.class, Renderers::image);
+    }
+
+    /** A Java2D image (a chart, a screenshot) as a PNG, with its size as text. */
+    static MimeBundle image(RenderedImage image) {
+        ByteArrayOutputStream png = new ByteArrayOutputStream();
+        try {
+            ImageIO.write(image, "png", png);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        String text = "image " + image.getWidth() + "×" + image.getHeight();
+        String html = "<img alt=\"" + text + "\" src=\"data:image/png;base64,"
+                + Base64.getEncoder().encodeToString(png.toByteArray()) + "\">";
+        return MimeBundle.text(text).withHtml(html).withPng(png.toByteArray());
     }
 }

@@ -41,4 +41,15 @@ class HtmlAndDisplayTest {
         assertEquals("null", Display.bundleOf(null).text());
         assertEquals("[1, 2]", Display.bundleOf(new ArrayList<>(List.of(1, 2))).text());
     }
+
+    @org.junit.jupiter.api.Test
+    void imagesRenderAsPngs() throws java.io.IOException {
+        java.awt.image.BufferedImage image = new java.awt.image.BufferedImage(7, 5, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        image.setRGB(3, 2, 0xff0000);
+        MimeBundle bundle = Display.bundleOf(image);
+        org.junit.jupiter.api.Assertions.assertEquals("image 7×5", bundle.text());
+        java.awt.image.BufferedImage back = javax.imageio.ImageIO.read(new java.io.ByteArrayInputStream(
+                java.util.Base64.getDecoder().decode(bundle.data().get(MimeBundle.PNG))));
+        org.junit.jupiter.api.Assertions.assertEquals(0xff0000, back.getRGB(3, 2) & 0xffffff);
+    }
 }
