@@ -103,35 +103,41 @@ public final class Circuits {
     public static CompositionScores allCompositionScores(HookedTransformer model, Mode mode) {
         int nLayers = model.config().nLayers();
         int nHeads = model.config().nHeads();
-        // The orthogonal outer factors do not change Frobenius norms, so each circuit is replaced by its collapsed
-        // form: OV1 by S Vh^T [r, d_model] (U dropped on the left), the later circuit by U S [d_model, r] (Vh dropped).
+        // Orthonormal outer factors do not change Frobenius norms: with A = Qa Ra, ‖AB Y‖ = ‖Ra B Y‖, and with
+        // B^T = Qb Rb, ‖Y AB‖ = ‖Y A Rb^T‖. So the earlier OV becomes Ra B [head, d_head, d_model] and the later
+        // circuit A Rb^T [head, d_model, d_head] (TransformerLens uses S Vh^T and U S from SVDs to the same effect).
         List<NDArray> left = new ArrayList<>();
-        List<NDArray> leftNorms = new ArrayList<>();
+        List<double[]> leftNorms = new ArrayList<>();
         List<NDArray> right = new ArrayList<>();
-        List<NDArray> rightNorms = new ArrayList<>();
+        List<double[]> rightNorms = new ArrayList<>();
         for (int l = 0; l < nLayers; l++) {
             FactoredMatrix ov = OV(model, l);
-            left.add(ov.collapseL64());
-            leftNorms.add(ov.norm64());
             FactoredMatrix later = switch (mode) {
                 case Q -> QK(model, l);
                 case K -> QK(model, l).T();
                 case V -> ov;
             };
-            right.add(later.collapseR64());
-            rightNorms.add(later.norm64());
+            NDArray x = ov.leftReduced64();
+            NDArray y = later.rightReduced64();
+            left.add(x);
+            right.add(y);
+            leftNorms.add(frobenius(x));
+            rightNorms.add(frobenius(y));
         }
         double[] scores = new double[nLayers * nHeads * nLayers * nHeads];
-        for (int l1 = 0; l1 < nLayers; l1++) {
-            NDArray x = left.get(l1).expandDims(1);               // [h1, 1, r, d_model]
-            NDArray xNorm = leftNorms.get(l1).expandDims(1);     // [h1, 1]
+        for (int l1 = 0; l1 < nLayers - 1; l1++) {
+            NDList later = new NDList();
             for (int l2 = l1 + 1; l2 < nLayers; l2++) {
-                NDArray y = right.get(l2).expandDims(0);          // [1, h2, d_model, r]
-                NDArray composed = x.matMul(y).square().sum(new int[] {-2, -1}).sqrt(); // [h1, h2]
-                double[] block = composed.div(xNorm).div(rightNorms.get(l2).expandDims(0)).toDoubleArray();
-                for (int h1 = 0; h1 < nHeads; h1++) {
+                later.add(right.get(l2));
+            }
+            int nLater = (nLayers - l1 - 1) * nHeads;
+            double[] norms = pairNorms(left.get(l1), NDArrays.concat(later, 0)); // [h1, (l2 - l1 - 1) * nHeads + h2]
+            for (int h1 = 0; h1 < nHeads; h1++) {
+                for (int l2 = l1 + 1; l2 < nLayers; l2++) {
                     for (int h2 = 0; h2 < nHeads; h2++) {
-                        scores[((l1 * nHeads + h1) * nLayers + l2) * nHeads + h2] = block[h1 * nHeads + h2];
+                        double composed = norms[h1 * nLater + (l2 - l1 - 1) * nHeads + h2];
+                        scores[((l1 * nHeads + h1) * nLayers + l2) * nHeads + h2] =
+                                composed / leftNorms.get(l1)[h1] / rightNorms.get(l2)[h2];
                     }
                 }
             }
@@ -153,14 +159,47 @@ public final class Circuits {
         }
         Shape leftLeading = left.leadingShape();
         Shape rightLeading = right.leadingShape();
-        long nl = leftLeading.size();
-        long nr = rightLeading.size();
-        NDArray x = left.collapseL64().reshape(nl, 1, -1, left.rdim());
-        NDArray y = right.collapseR64().reshape(1, nr, right.ldim(), -1);
-        NDArray norms = x.matMul(y).square().sum(new int[] {-2, -1}).sqrt()
-                .div(left.norm64().reshape(nl, 1)).div(right.norm64().reshape(1, nr));
-        NDArray out = norms.reshape(leftLeading.addAll(rightLeading));
+        int nl = (int) leftLeading.size();
+        int nr = (int) rightLeading.size();
+        NDArray x = left.leftReduced64().reshape(nl, -1, left.rdim());
+        NDArray y = right.rightReduced64().reshape(nr, right.ldim(), -1);
+        double[] composed = pairNorms(x, y);
+        double[] xNorms = frobenius(x);
+        double[] yNorms = frobenius(y);
+        double[] out = new double[nl * nr];
+        for (int i = 0; i < nl; i++) {
+            for (int j = 0; j < nr; j++) {
+                out[i * nr + j] = composed[i * nr + j] / xNorms[i] / yNorms[j];
+            }
+        }
+        NDArray scores = Tensors.ofDoubles(out, leftLeading.addAll(rightLeading));
         DataType t = left.dataType();
-        return t == DataType.FLOAT64 ? out : out.toType(t, false);
+        return t == DataType.FLOAT64 ? scores : scores.toType(t, false);
+    }
+
+    /** ‖x_i y_j‖ for x [I, p, d] and y [J, d, q], as flat [I, J]: one large matrix product per chunk of x. */
+    private static double[] pairNorms(NDArray x, NDArray y) {
+        int ni = (int) x.getShape().get(0);
+        long p = x.getShape().get(1);
+        long d = x.getShape().get(2);
+        int nj = (int) y.getShape().get(0);
+        long q = y.getShape().get(2);
+        NDArray yFlat = y.transpose(1, 0, 2).reshape(d, nj * q); // [d, (j, q)]
+        long perRow = p * nj * q;
+        int chunk = (int) Math.max(1, Math.min(ni, (16L << 20) / Math.max(1, perRow))); // at most ~128 MB of products
+        double[] out = new double[ni * nj];
+        for (int start = 0; start < ni; start += chunk) {
+            int end = Math.min(ni, start + chunk);
+            NDArray xs = x.get(start + ":" + end).reshape((end - start) * p, d);
+            NDArray prod = xs.matMul(yFlat).reshape(end - start, p, nj, q);
+            double[] norms = prod.square().sum(new int[] {1, 3}).sqrt().toDoubleArray();
+            System.arraycopy(norms, 0, out, start * nj, norms.length);
+        }
+        return out;
+    }
+
+    /** The Frobenius norm of each matrix of x [n, a, b]. */
+    private static double[] frobenius(NDArray x) {
+        return x.square().sum(new int[] {-2, -1}).sqrt().toDoubleArray();
     }
 }

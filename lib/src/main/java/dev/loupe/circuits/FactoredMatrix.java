@@ -20,8 +20,10 @@ import java.util.stream.IntStream;
  * <ul>
  *   <li>{@link #svd()} returns (U [..., m, r], S [..., r], Vh [..., n, r]) with {@code AB = U diag(S) Vh^T} and
  *       r = min(m, k, n). As in TransformerLens, "Vh" is V itself (its columns are the right singular vectors),
- *       not V^T. It is computed from thin QR factorisations A = Qa Ra and B^T = Qb Rb and an SVD of the small
- *       Ra Rb^T, in float64, so the m x n product is never formed.</li>
+ *       not V^T. It is computed from thin QR factorisations A = Qa Ra and B^T = Qb Rb (libtorch products for the
+ *       tall side, see {@link ThinQr}) and a Jacobi SVD of the small Ra Rb^T = Um S Vm^T in Java: U = Qa Um,
+ *       V = Qb Vm. All in float64, and the m x n product is never formed.</li>
+ *   <li>{@link #norm()} is ‖Ra B‖, equal to sqrt(Σ S²) without the SVD.</li>
  *   <li>{@link #eigenvalues()} are those of BA (k x k): if BA v = λ v then AB (A v) = λ (A v), so the nonzero
  *       eigenvalues of AB are among them and the rest of AB's are zero.</li>
  * </ul>
@@ -37,6 +39,7 @@ public final class FactoredMatrix {
     private final long mdim;
     private final long rdim;
     private volatile Svd64 svd64;
+    private volatile ThinQr[] qrs;
 
     /** A [..., m, k] and B [..., k, n]; their leading dimensions must broadcast together. */
     public FactoredMatrix(NDArray a, NDArray b) {
@@ -263,7 +266,10 @@ public final class FactoredMatrix {
 
     public NDArray Vh() { return svd().Vh(); }
 
-    /** The Frobenius norm of the product [...]: sqrt of the sum of squared singular values. */
+    /**
+     * The Frobenius norm of the product [...]: sqrt of the sum of squared singular values, computed as ‖Ra B‖ with
+     * A = Qa Ra, which needs no SVD.
+     */
     public NDArray norm() {
         return cast(norm64(), dataType());
     }
@@ -286,8 +292,9 @@ public final class FactoredMatrix {
         return new FactoredMatrix(cast(s.u.mul(root.expandDims(-2)), t), cast(root.expandDims(-1).mul(mT(s.v)), t));
     }
 
+    /** ‖AB‖ = ‖Ra B‖ (A = Qa Ra): no SVD needed. */
     NDArray norm64() {
-        return svd64().s.square().sum(new int[] {-1}).sqrt();
+        return leftReduced64().square().sum(new int[] {-2, -1}).sqrt();
     }
 
     NDArray collapseL64() {
@@ -373,78 +380,81 @@ public final class FactoredMatrix {
 
     private record Svd64(NDArray u, NDArray s, NDArray v) {}
 
-    private Svd64 computeSvd() {
-        int m = (int) ldim;
-        int k = (int) mdim;
-        int n = (int) rdim;
-        int count = (int) leading.size();
-        int p = Math.min(m, k);
-        int q = Math.min(n, k);
-        int r = Math.min(p, q);
-        // Read each leading index's factors out one at a time (one flat copy of a d_vocab-sized factor is enough).
-        NDArray a64 = a.toType(DataType.FLOAT64, false).reshape(count, m, k);
-        NDArray b64 = b.toType(DataType.FLOAT64, false).reshape(count, k, n);
-        double[][] aData = new double[count][];
-        double[][] bData = new double[count][];
-        for (int i = 0; i < count; i++) {
-            aData[i] = a64.get(i).toDoubleArray();
-            bData[i] = b64.get(i).toDoubleArray();
+    /** Thin QR of A and of B^T, each batched over the flattened leading dimensions; computed once. */
+    private ThinQr[] qrs() {
+        ThinQr[] q = qrs;
+        if (q == null) {
+            synchronized (this) {
+                q = qrs;
+                if (q == null) {
+                    int count = (int) leading.size();
+                    q = new ThinQr[] {ThinQr.of(a64(count)), ThinQr.of(mT(b64(count)))};
+                    qrs = q;
+                }
+            }
         }
-        double[] u = new double[count * m * r];
-        double[] s = new double[count * r];
-        double[] v = new double[count * n * r];
-        IntStream.range(0, count).parallel().forEach(i -> {
-            double[] ai = aData[i];
-            double[][] aCols = new double[k][m];
-            for (int row = 0; row < m; row++) {
-                for (int c = 0; c < k; c++) {
-                    aCols[c][row] = ai[row * k + c];
-                }
-            }
-            aData[i] = null;
-            double[] bi = bData[i];
-            double[][] btCols = new double[k][n]; // column c of B^T is row c of B
-            for (int c = 0; c < k; c++) {
-                System.arraycopy(bi, c * n, btCols[c], 0, n);
-            }
-            bData[i] = null;
-            DenseLinalg.QR qa = DenseLinalg.qrOfColumns(aCols, m);
-            DenseLinalg.QR qb = DenseLinalg.qrOfColumns(btCols, n);
-            // AB = Qa Ra (Qb Rb)^T = Qa (Ra Rb^T) Qb^T, and Ra Rb^T is only p x q.
-            double[][] middle = new double[p][q];
-            for (int x = 0; x < p; x++) {
-                for (int y = 0; y < q; y++) {
-                    double sum = 0;
-                    for (int t = 0; t < k; t++) {
-                        sum += qa.r()[x][t] * qb.r()[y][t];
-                    }
-                    middle[x][y] = sum;
-                }
-            }
-            DenseLinalg.SVD small = DenseLinalg.svd(middle);
-            for (int c = 0; c < r; c++) {
-                s[i * r + c] = small.s()[c];
-                lift(qa.qColumns(), small.u()[c], u, i * m * r, m, r, c);
-                lift(qb.qColumns(), small.v()[c], v, i * n * r, n, r, c);
-            }
-        });
-        return new Svd64(Tensors.ofDoubles(u, leading.addAll(new Shape(m, r))),
-                Tensors.ofDoubles(s, leading.addAll(new Shape(r))),
-                Tensors.ofDoubles(v, leading.addAll(new Shape(n, r))));
+        return q;
     }
 
-    /** Column c of Q w (Q given by its columns) into out[offset + row * width + c]. */
-    private static void lift(double[][] qColumns, double[] w, double[] out, int offset, int rows, int width, int c) {
-        for (int t = 0; t < qColumns.length; t++) {
-            double wt = w[t];
-            if (wt == 0) {
-                continue;
+    private NDArray a64(int count) {
+        return a.toType(DataType.FLOAT64, false).reshape(count, ldim, mdim);
+    }
+
+    private NDArray b64(int count) {
+        return b.toType(DataType.FLOAT64, false).reshape(count, mdim, rdim);
+    }
+
+    /**
+     * Ra B [..., p, n] in float64, where A = Qa Ra: the product with an orthonormal left factor removed, so
+     * ‖X · (this)‖ = ‖X' · Ra B‖ whenever only norms of products on the right matter (‖AB Y‖ = ‖Ra B Y‖).
+     */
+    NDArray leftReduced64() {
+        int count = (int) leading.size();
+        NDArray out = qrs()[0].r.matMul(b64(count));
+        return out.reshape(leading.addAll(new Shape(out.getShape().get(1), rdim)));
+    }
+
+    /** A Rb^T [..., m, q] in float64, where B^T = Qb Rb: ‖Y AB‖ = ‖Y A Rb^T‖. */
+    NDArray rightReduced64() {
+        int count = (int) leading.size();
+        NDArray out = a64(count).matMul(mT(qrs()[1].r));
+        return out.reshape(leading.addAll(new Shape(ldim, out.getShape().get(2))));
+    }
+
+    private Svd64 computeSvd() {
+        int count = (int) leading.size();
+        ThinQr qa = qrs()[0];
+        ThinQr qb = qrs()[1];
+        // AB = Qa Ra (Qb Rb)^T = Qa (Ra Rb^T) Qb^T, and the middle Ra Rb^T is only p x q.
+        NDArray middle = qa.r.matMul(mT(qb.r));
+        int p = (int) middle.getShape().get(1);
+        int q = (int) middle.getShape().get(2);
+        int r = Math.min(p, q);
+        double[] mid = middle.toDoubleArray();
+        double[] um = new double[count * p * r];
+        double[] s = new double[count * r];
+        double[] vm = new double[count * q * r];
+        IntStream.range(0, count).parallel().forEach(i -> {
+            double[][] m = new double[p][q];
+            for (int x = 0; x < p; x++) {
+                System.arraycopy(mid, (i * p + x) * q, m[x], 0, q);
             }
-            double[] qt = qColumns[t];
-            for (int row = 0; row < rows; row++) {
-                out[offset + row * width + c] += qt[row] * wt;
+            DenseLinalg.SVD small = DenseLinalg.svd(m);
+            for (int c = 0; c < r; c++) {
+                s[i * r + c] = small.s()[c];
+                for (int x = 0; x < p; x++) {
+                    um[(i * p + x) * r + c] = small.u()[c][x];
+                }
+                for (int y = 0; y < q; y++) {
+                    vm[(i * q + y) * r + c] = small.v()[c][y];
+                }
             }
-        }
+        });
+        NDArray u = qa.q.matMul(Tensors.ofDoubles(um, new Shape(count, p, r)));
+        NDArray v = qb.q.matMul(Tensors.ofDoubles(vm, new Shape(count, q, r)));
+        return new Svd64(u.reshape(leading.addAll(new Shape(ldim, r))),
+                Tensors.ofDoubles(s, leading.addAll(new Shape(r))),
+                v.reshape(leading.addAll(new Shape(rdim, r))));
     }
 
     // ---------------------------------------------------------------- helpers
