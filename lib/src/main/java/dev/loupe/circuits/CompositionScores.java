@@ -38,7 +38,10 @@ public record CompositionScores(Circuits.Mode mode, NDArray scores) implements D
             for (int h1 = 0; h1 < s[1]; h1++) {
                 for (int l2 = l1 + 1; l2 < s[2]; l2++) {
                     for (int h2 = 0; h2 < s[3]; h2++) {
-                        pairs.add(new Pair(l1, h1, l2, h2, v[(int) (((l1 * s[1] + h1) * s[2] + l2) * s[3] + h2)]));
+                        double score = v[(int) (((l1 * s[1] + h1) * s[2] + l2) * s[3] + h2)];
+                        if (!Double.isNaN(score)) { // a head with all-zero weights has no score
+                            pairs.add(new Pair(l1, h1, l2, h2, score));
+                        }
                     }
                 }
             }

@@ -12,8 +12,8 @@ import java.util.SplittableRandom;
  * Random token sequences repeated once, the standard probe for induction heads: each row is
  * {@code [prefix] r_0 .. r_{half-1} r_0 .. r_{half-1}}, the optional prefix being one BOS token (as in the ARENA
  * exercises; TransformerLens's {@code induction_loss} instead overwrites the first random token with BOS).
- * Tokens are drawn uniformly from [100, 20000) ∩ [0, d_vocab), as TransformerLens does (ids below 100 are
- * punctuation and special tokens in GPT-2's vocabulary); for a vocabulary of 100 tokens or fewer that range is
+ * Tokens are drawn uniformly from [100, 20000) ∩ [0, d_vocab), as TransformerLens does (GPT-2's lowest ids are
+ * single characters); for a vocabulary of 100 tokens or fewer that range is
  * empty and [0, d_vocab) is used.
  *
  * @param tokens [batch, prefix + 2 * half] int64
@@ -100,5 +100,20 @@ public record RepeatedTokens(NDArray tokens, int half, int prefix) {
     /** The position where the repeat begins. */
     public int repeatStart() {
         return prefix + half;
+    }
+
+    /**
+     * Next-token loss at each prediction induction can make, [batch, half − 1]: the repeat's tokens after its first
+     * (whose predecessor has not occurred before), as TransformerLens's {@code induction_loss} takes the loss over
+     * the repeat. A model with induction heads does far better here than the ln(vocabulary) of guessing.
+     */
+    public NDArray inductionLossPerToken(HookedTransformer model) {
+        NDArray perToken = model.lossPerToken(tokens); // entry i predicts token i + 1
+        return perToken.get(":, " + repeatStart() + ":");
+    }
+
+    /** The mean of {@link #inductionLossPerToken}, a scalar. */
+    public NDArray inductionLoss(HookedTransformer model) {
+        return inductionLossPerToken(model).mean();
     }
 }

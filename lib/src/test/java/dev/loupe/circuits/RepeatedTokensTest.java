@@ -1,5 +1,6 @@
 package dev.loupe.circuits;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.model.HookedTransformer;
@@ -54,6 +55,26 @@ class RepeatedTokensTest {
         assertTrue(sawLow, "a 10-token vocabulary uses [0, 10)");
         assertThrows(IllegalArgumentException.class, () -> RepeatedTokens.generate(1, 0, 100, 0));
         assertThrows(IllegalArgumentException.class, () -> RepeatedTokens.generate(1, 5, 1, 0));
+    }
+
+    @Test
+    void inductionLossCoversThePredictableRepeat() {
+        ModelConfig cfg = ModelConfig.builder().nLayers(1).dModel(8).nHeads(2).dVocab(500).nCtx(32).initRange(0.5).build();
+        HookedTransformer model = HookedTransformer.create(cfg, 0);
+        RepeatedTokens rep = RepeatedTokens.generate(3, 10, 500, 9, 7);
+        NDArray perToken = rep.inductionLossPerToken(model);
+        assertEquals(new Shape(3, 9), perToken.getShape(), "the repeat's tokens after its first: half - 1 per row");
+        // Entry j predicts token 12 + j (BOS, 10 random, then the repeat from 11): its loss from the full per-token loss.
+        float[] all = model.lossPerToken(rep.tokens()).toFloatArray(); // [3, 20], entry i predicts token i + 1
+        float[] got = perToken.toFloatArray();
+        for (int b = 0; b < 3; b++) {
+            for (int j = 0; j < 9; j++) {
+                assertEquals(all[b * 20 + 11 + j], got[b * 9 + j]);
+            }
+        }
+        // With the unembedding zeroed every prediction is uniform: ln(500) exactly.
+        model.setParameter("unembed.W_U", dev.loupe.tensor.Tensors.manager().zeros(new Shape(8, 500)));
+        assertEquals(Math.log(500), rep.inductionLoss(model).getFloat(), 1e-5);
     }
 
     @Test
