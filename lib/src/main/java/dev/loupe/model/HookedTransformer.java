@@ -728,15 +728,6 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         return tokens.toType(DataType.INT32, false).toIntArray();
     }
 
-    /**
-     * TransformerLens's {@code test_prompt}: the rank, logit and probability of each answer token after the prompt,
-     * with the model's top {@code topK} candidates. A space is put before the answer, as TransformerLens does.
-     */
-    public PromptTest testPrompt(String prompt, String answer, int topK) {
-        requireTokenizer();
-        return PromptTest.of(this, prompt, answer, topK, true);
-    }
-
     /** The prompt followed by generated text (BOS prepended for the model, not shown), with the model's end-of-text. */
     public String generate(String prompt, GenerateOptions options) {
         Tokenizer t = requireTokenizer();

@@ -1,0 +1,68 @@
+package dev.loupe.circuits;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+
+import dev.loupe.display.Displayable;
+import dev.loupe.display.MimeBundle;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * Composition scores of one kind between all pairs of heads: {@code scores} is [l1, h1, l2, h2], the score of the
+ * earlier head (l1, h1) feeding the later head (l2, h2); zero where l2 ≤ l1. See
+ * {@link Circuits#allCompositionScores}.
+ */
+public record CompositionScores(Circuits.Mode mode, NDArray scores) implements Displayable {
+
+    /** One pair of heads and its score. */
+    public record Pair(int layer1, int head1, int layer2, int head2, double score) {
+        @Override
+        public String toString() {
+            return String.format("%d.%d -> %d.%d: %.4f", layer1, head1, layer2, head2, score);
+        }
+    }
+
+    public double get(int layer1, int head1, int layer2, int head2) {
+        return scores.get(layer1, head1, layer2, head2).toType(DataType.FLOAT64, false).getDouble();
+    }
+
+    /** The n highest-scoring pairs, best first. */
+    public List<Pair> top(int n) {
+        long[] s = scores.getShape().getShape();
+        double[] v = scores.toType(DataType.FLOAT64, false).toDoubleArray();
+        List<Pair> pairs = new ArrayList<>();
+        for (int l1 = 0; l1 < s[0]; l1++) {
+            for (int h1 = 0; h1 < s[1]; h1++) {
+                for (int l2 = l1 + 1; l2 < s[2]; l2++) {
+                    for (int h2 = 0; h2 < s[3]; h2++) {
+                        double score = v[(int) (((l1 * s[1] + h1) * s[2] + l2) * s[3] + h2)];
+                        if (!Double.isNaN(score)) { // a head with all-zero weights has no score
+                            pairs.add(new Pair(l1, h1, l2, h2, score));
+                        }
+                    }
+                }
+            }
+        }
+        pairs.sort(Comparator.comparingDouble(Pair::score).reversed());
+        return pairs.subList(0, Math.min(n, pairs.size()));
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder out = new StringBuilder(mode + "-composition scores " + scores.getShape() + " [l1, h1, l2, h2]");
+        List<Pair> best = top(5);
+        if (!best.isEmpty()) {
+            out.append(", highest:");
+            best.forEach(p -> out.append("\n  ").append(p));
+        }
+        return out.toString();
+    }
+
+    @Override
+    public MimeBundle mimeBundle() {
+        return MimeBundle.text(toString());
+    }
+}

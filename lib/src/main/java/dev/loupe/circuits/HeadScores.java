@@ -1,0 +1,71 @@
+package dev.loupe.circuits;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+
+import dev.loupe.display.Displayable;
+import dev.loupe.display.MimeBundle;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * One score per attention head: {@code scores} is [layer, head]. What the score means is in {@code name}
+ * (e.g. "induction_head"); see {@link HeadDetector}.
+ */
+public record HeadScores(String name, NDArray scores) implements Displayable {
+
+    /** A head and its score. */
+    public record Head(int layer, int head, double score) {
+        @Override
+        public String toString() {
+            return String.format("%d.%d: %.4f", layer, head, score);
+        }
+    }
+
+    public int nLayers() {
+        return (int) scores.getShape().get(0);
+    }
+
+    public int nHeads() {
+        return (int) scores.getShape().get(1);
+    }
+
+    public double get(int layer, int head) {
+        return scores.get(layer, head).toType(DataType.FLOAT64, false).getDouble();
+    }
+
+    /** The n highest-scoring heads, best first. */
+    public List<Head> top(int n) {
+        double[] v = scores.toType(DataType.FLOAT64, false).toDoubleArray();
+        List<Head> heads = new ArrayList<>();
+        for (int i = 0; i < v.length; i++) {
+            heads.add(new Head(i / nHeads(), i % nHeads(), v[i]));
+        }
+        heads.sort(Comparator.comparingDouble(Head::score).reversed());
+        return heads.subList(0, Math.min(n, heads.size()));
+    }
+
+    /** A layer × head table. */
+    @Override
+    public String toString() {
+        double[] v = scores.toType(DataType.FLOAT64, false).toDoubleArray();
+        StringBuilder out = new StringBuilder(name + " scores [layer, head]\n      ");
+        for (int h = 0; h < nHeads(); h++) {
+            out.append(String.format("%7s", "H" + h));
+        }
+        for (int l = 0; l < nLayers(); l++) {
+            out.append(String.format("%nL%-5d", l));
+            for (int h = 0; h < nHeads(); h++) {
+                out.append(String.format("%7.3f", v[l * nHeads() + h]));
+            }
+        }
+        return out.toString();
+    }
+
+    @Override
+    public MimeBundle mimeBundle() {
+        return MimeBundle.text(toString());
+    }
+}
