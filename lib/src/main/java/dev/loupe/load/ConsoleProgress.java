@@ -1,7 +1,8 @@
 package dev.loupe.load;
 
+import dev.loupe.display.Html;
+
 import java.io.PrintStream;
-import java.util.Locale;
 
 /** {@link Progress#console()}: plain lines, so it reads the same in a terminal, a log file and a notebook. */
 final class ConsoleProgress implements Progress {
@@ -23,7 +24,7 @@ final class ConsoleProgress implements Progress {
         this.file = file;
         this.total = totalBytes;
         this.nextMark = 1;
-        out.println("Downloading " + file + " (" + (totalBytes >= 0 ? size(totalBytes) : "size unknown") + ")");
+        out.println("Downloading " + file + " (" + (totalBytes >= 0 ? Html.bytes(totalBytes) : "size unknown") + ")");
     }
 
     @Override
@@ -35,11 +36,11 @@ final class ConsoleProgress implements Progress {
             // nextMark counts tenths; a jump over several tenths prints one line, for the last one passed.
             long tenths = Math.min(10, bytesSoFar * 10 / total);
             if (tenths >= nextMark && tenths < 10) {
-                out.println("  " + file + ": " + tenths * 10 + "% (" + size(bytesSoFar) + " of " + size(total) + ")");
+                out.println("  " + file + ": " + tenths * 10 + "% (" + Html.bytes(bytesSoFar) + " of " + Html.bytes(total) + ")");
                 nextMark = tenths + 1;
             }
         } else if (total < 0 && bytesSoFar >= nextMark * UNKNOWN_SIZE_STEP) {
-            out.println("  " + file + ": " + size(bytesSoFar));
+            out.println("  " + file + ": " + Html.bytes(bytesSoFar));
             nextMark = bytesSoFar / UNKNOWN_SIZE_STEP + 1;
         }
     }
@@ -50,20 +51,5 @@ final class ConsoleProgress implements Progress {
             out.println("  " + file + ": done");
             file = null;
         }
-    }
-
-    /** Decimal units, as the hub's web pages show sizes. */
-    static String size(long bytes) {
-        if (bytes < 1000) {
-            return bytes + " B";
-        }
-        String[] units = {"kB", "MB", "GB", "TB"};
-        double v = bytes;
-        int u = -1;
-        while (v >= 1000 && u < units.length - 1) {
-            v /= 1000;
-            u++;
-        }
-        return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
     }
 }
