@@ -1,0 +1,131 @@
+package dev.loupe.train;
+
+import dev.loupe.display.Displayable;
+import dev.loupe.display.MimeBundle;
+import dev.loupe.display.TableView;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import tech.tablesaw.api.DoubleColumn;
+import tech.tablesaw.api.LongColumn;
+import tech.tablesaw.api.Table;
+
+/**
+ * Metrics over training, one row per step: step, loss, lr, grad_norm, and a column per evaluation (NaN on steps
+ * without one). {@link #table()} for Tablesaw; CSV in and out for checkpoints.
+ */
+public final class TrainingLog implements Displayable {
+
+    private final List<Long> steps = new ArrayList<>();
+    private final Map<String, List<Double>> columns = new LinkedHashMap<>();
+
+    TrainingLog() {
+        for (String c : List.of("loss", "lr", "grad_norm")) {
+            columns.put(c, new ArrayList<>());
+        }
+    }
+
+    synchronized void step(long step, double loss, double lr, double gradNorm) {
+        steps.add(step);
+        for (List<Double> c : columns.values()) {
+            c.add(Double.NaN);
+        }
+        set("loss", loss);
+        set("lr", lr);
+        set("grad_norm", gradNorm);
+    }
+
+    synchronized void evaluation(long step, Map<String, Double> values) {
+        if (steps.isEmpty() || steps.get(steps.size() - 1) != step) {
+            throw new IllegalStateException("Evaluation at step " + step + " without a training step");
+        }
+        values.forEach(this::set);
+    }
+
+    private void set(String column, double value) {
+        List<Double> c = columns.computeIfAbsent(column, k -> {
+            List<Double> filled = new ArrayList<>();
+            for (int i = 0; i < steps.size(); i++) {
+                filled.add(Double.NaN);
+            }
+            return filled;
+        });
+        c.set(steps.size() - 1, value);
+    }
+
+    /** The values of one column, step by step. */
+    public synchronized double[] column(String name) {
+        List<Double> c = columns.get(name);
+        if (c == null) {
+            throw new IllegalArgumentException("No column '" + name + "'; there are " + columns.keySet());
+        }
+        return c.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+
+    public synchronized long[] steps() {
+        return steps.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    public synchronized Table table() {
+        Table t = Table.create("training").addColumns(LongColumn.create("step", steps()));
+        columns.keySet().forEach(name -> t.addColumns(DoubleColumn.create(name, column(name))));
+        return t;
+    }
+
+    /** Writes the log as CSV, atomically. */
+    public synchronized void writeCsv(Path file) throws IOException {
+        StringBuilder s = new StringBuilder("step");
+        columns.keySet().forEach(c -> s.append(',').append(c));
+        s.append('\n');
+        for (int i = 0; i < steps.size(); i++) {
+            s.append(steps.get(i));
+            for (List<Double> c : columns.values()) {
+                s.append(',').append(String.format(Locale.ROOT, "%.17g", c.get(i)));
+            }
+            s.append('\n');
+        }
+        Path temp = Files.createTempFile(file.toAbsolutePath().getParent(), file.getFileName().toString(), ".partial");
+        Files.writeString(temp, s, StandardCharsets.UTF_8);
+        Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    synchronized void readCsv(Path file) throws IOException {
+        List<String> lines = Files.readAllLines(file);
+        String[] header = lines.get(0).split(",");
+        steps.clear();
+        columns.clear();
+        for (int c = 1; c < header.length; c++) {
+            columns.put(header[c], new ArrayList<>());
+        }
+        for (String line : lines.subList(1, lines.size())) {
+            String[] cells = line.split(",");
+            steps.add(Long.parseLong(cells[0]));
+            for (int c = 1; c < header.length; c++) {
+                columns.get(header[c]).add(Double.parseDouble(cells[c]));
+            }
+        }
+    }
+
+    @Override
+    public synchronized String toString() {
+        if (steps.isEmpty()) {
+            return "TrainingLog (empty)";
+        }
+        double[] loss = column("loss");
+        return String.format(Locale.ROOT, "TrainingLog: %d steps, loss %.4g → %.4g", steps.size(), loss[0], loss[loss.length - 1]);
+    }
+
+    @Override
+    public MimeBundle mimeBundle() {
+        return MimeBundle.text(toString()).withHtml(TableView.bundle(table()).data().get(MimeBundle.HTML));
+    }
+}
