@@ -12,8 +12,9 @@ public final class Tokenizers {
     private Tokenizers() {}
 
     /**
-     * The tokenizer of the model in {@code dir}: its {@code tokenizer.json} ({@link HfTokenizer}), else its
-     * {@code vocab.json} and {@code merges.txt} ({@link Gpt2Tokenizer#fromFiles}), else empty.
+     * The tokenizer of the model in {@code dir}: its {@code tokenizer.json} ({@link HfTokenizer}), else a
+     * {@code subset_vocab.json} ({@link SubsetTokenizer}, Loupe's own small models), else its {@code vocab.json} and
+     * {@code merges.txt} ({@link Gpt2Tokenizer#fromFiles}), else empty.
      *
      * @throws IOException if {@code dir} is not a folder, if only one of vocab.json and merges.txt is there,
      *     or if the tokenizer files are corrupt
@@ -25,6 +26,10 @@ public final class Tokenizers {
         Path tokenizerJson = dir.resolve("tokenizer.json");
         if (Files.isRegularFile(tokenizerJson)) {
             return Optional.of(HfTokenizer.fromFile(tokenizerJson));
+        }
+        Path subset = dir.resolve(SubsetTokenizer.FILE);
+        if (Files.isRegularFile(subset)) {
+            return Optional.of(SubsetTokenizer.load(subset));
         }
         Path vocab = dir.resolve("vocab.json");
         Path merges = dir.resolve("merges.txt");
