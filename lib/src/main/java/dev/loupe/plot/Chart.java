@@ -192,6 +192,18 @@ public final class Chart extends Figure.Drawn {
     static List<Double> ticks(double lo, double hi, boolean log) {
         List<Double> out = new ArrayList<>();
         double span = hi - lo;
+        if (log && span < 2) {
+            // Under two decades whole powers of ten are too few: 1, 2 and 5 times them.
+            for (double e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+                for (double m : new double[] {1, 2, 5}) {
+                    double t = e + Math.log10(m);
+                    if (t >= lo - 1e-9 && t <= hi + 1e-9) {
+                        out.add(t);
+                    }
+                }
+            }
+            return out;
+        }
         double step = Math.pow(10, Math.floor(Math.log10(span / 5)));
         if (span / step > 10) {
             step *= span / step > 25 ? 5 : 2;

@@ -92,7 +92,7 @@ public final class Tokens extends Figure.Drawn {
         for (int i = 0; i < tokens.size(); i++) {
             int bg = scale.rgb(values[i]);
             b.append("<span title=\"").append(i).append(": ").append(Html.escape(Heatmap.format(values[i])))
-                    .append("\" style=\"white-space:pre;padding:1px 1px;margin-right:1px;border-radius:2px;background:")
+                    .append("\" style=\"display:inline-block;white-space:pre;padding:1px 1px;margin-right:1px;border-radius:2px;background:")
                     .append(Drawing.hex(bg)).append(";color:").append(Drawing.hex(textColour(bg))).append("\">")
                     .append(Html.escape(shown(tokens.get(i)))).append("</span>");
         }
