@@ -32,27 +32,27 @@ public final class Plot {
     // ---- attention ----
 
     /** Layer {@code layer}'s attention heads from the cache (its {@code pattern}, first batch entry). */
-    public static Attention attention(ActivationCache cache, int layer, List<String> tokens) {
+    public static AttentionView attention(ActivationCache cache, int layer, List<String> tokens) {
         return attention(cache.get("pattern", layer), tokens, new int[] {layer}, -1);
     }
 
     /** The heads of a pattern shaped [head, q, k] or [1, head, q, k]. */
-    public static Attention attention(NDArray pattern, List<String> tokens) {
+    public static AttentionView attention(NDArray pattern, List<String> tokens) {
         return attention(pattern, tokens, new int[] {0}, -1);
     }
 
     /** One head, enlarged with token labels. */
-    public static Attention attentionHead(ActivationCache cache, int layer, int head, List<String> tokens) {
+    public static AttentionView attentionHead(ActivationCache cache, int layer, int head, List<String> tokens) {
         return attention(cache.get("pattern", layer), tokens, new int[] {layer}, head);
     }
 
     /** One head of a pattern shaped [head, q, k] or [1, head, q, k], or the pattern [q, k] (head 0). */
-    public static Attention attentionHead(NDArray pattern, int head, List<String> tokens) {
+    public static AttentionView attentionHead(NDArray pattern, int head, List<String> tokens) {
         return attention(pattern, tokens, new int[] {0}, head);
     }
 
     /** Every layer's heads in one grid (rows: layers); the patterns travel once, 8-bit. */
-    public static Attention attentionAllLayers(ActivationCache cache, List<String> tokens) {
+    public static AttentionView attentionAllLayers(ActivationCache cache, List<String> tokens) {
         int nLayers = cache.model().config().nLayers();
         float[][] per = new float[nLayers][];
         long[] shape = null;
@@ -68,11 +68,11 @@ public final class Plot {
             System.arraycopy(per[l], 0, all, l * layerSize, Math.min(layerSize, (int) (shape[0] * shape[1] * shape[2])));
             layers[l] = l;
         }
-        return new Attention(all, layers, (int) shape[0], (int) shape[1], (int) shape[2], tokens, -1);
+        return new AttentionView(all, layers, (int) shape[0], (int) shape[1], (int) shape[2], tokens, -1);
     }
 
     /** The same, from patterns already in hand: one [head, q, k] (or [1, head, q, k]) per layer. */
-    public static Attention attentionAllLayers(List<NDArray> patterns, List<String> tokens) {
+    public static AttentionView attentionAllLayers(List<NDArray> patterns, List<String> tokens) {
         long[] shape = headShape(patterns.get(0));
         int layerSize = (int) (shape[0] * shape[1] * shape[2]);
         float[] all = new float[patterns.size() * layerSize];
@@ -85,7 +85,7 @@ public final class Plot {
             System.arraycopy(v, 0, all, l * layerSize, layerSize);
             layers[l] = l;
         }
-        return new Attention(all, layers, (int) shape[0], (int) shape[1], (int) shape[2], tokens, -1);
+        return new AttentionView(all, layers, (int) shape[0], (int) shape[1], (int) shape[2], tokens, -1);
     }
 
     /** [head, q, k] of a pattern shaped [q, k], [head, q, k] or [batch, head, q, k] (batch entry 0 is shown). */
@@ -100,7 +100,7 @@ public final class Plot {
         };
     }
 
-    private static Attention attention(NDArray pattern, List<String> tokens, int[] layers, int head) {
+    private static AttentionView attention(NDArray pattern, List<String> tokens, int[] layers, int head) {
         long[] s = headShape(pattern);
         int n = (int) (s[0] * s[1] * s[2]);
         float[] all = pattern.toType(DataType.FLOAT32, false).toFloatArray();
@@ -108,7 +108,7 @@ public final class Plot {
         if (head >= s[0]) {
             throw new IllegalArgumentException("head " + head + " of " + s[0]);
         }
-        return new Attention(v, layers, (int) s[0], (int) s[1], (int) s[2], tokens, head);
+        return new AttentionView(v, layers, (int) s[0], (int) s[1], (int) s[2], tokens, head);
     }
 
     // ---- heatmaps ----

@@ -135,7 +135,7 @@ class PlotTest {
         int n = 9;
         float[] v = causalPatterns(heads, n, 1);
         NDArray p = Tensors.ofFloats(v, new Shape(1, heads, n, n));
-        Attention att = Plot.attention(p, tokens(n));
+        AttentionView att = Plot.attention(p, tokens(n));
         assertTrue(att.causal());
         String html = att.html();
         byte[] data = Base64.getDecoder().decode(attr(html, "data-pattern"));
@@ -155,7 +155,7 @@ class PlotTest {
         for (int j = 0; j < full.length; j++) {
             full[j] = r.nextFloat();
         }
-        Attention nc = Plot.attention(Tensors.ofFloats(full, new Shape(2, 4, 4)), tokens(4));
+        AttentionView nc = Plot.attention(Tensors.ofFloats(full, new Shape(2, 4, 4)), tokens(4));
         assertFalse(nc.causal());
         byte[] d2 = Base64.getDecoder().decode(attr(nc.html(), "data-pattern"));
         assertEquals(full.length, d2.length);
@@ -166,12 +166,12 @@ class PlotTest {
 
     @Test
     void attentionHtmlIsScopedEscapedAndDegradesToThePng() throws Exception {
-        Attention att = Plot.attention(Tensors.ofFloats(causalPatterns(2, 8, 3), new Shape(2, 8, 8)), tokens(8));
+        AttentionView att = Plot.attention(Tensors.ofFloats(causalPatterns(2, 8, 3), new Shape(2, 8, 8)), tokens(8));
         MimeBundle b = att.mimeBundle();
         String html = b.data().get(MimeBundle.HTML);
         assertFalse(html.contains("<|endoftext|>"), "tokens are escaped");
         assertTrue(html.contains("\\u003c|endoftext|\\u003e"), "tokens travel as JSON with < escaped");
-        assertTrue(html.contains(dev.loupe.display.Html.escape(Attention.json(" \"a&b\""))) && !html.contains("\"a&b"), "JSON quotes escaped in the attribute");
+        assertTrue(html.contains(dev.loupe.display.Html.escape(AttentionView.json(" \"a&b\""))) && !html.contains("\"a&b"), "JSON quotes escaped in the attribute");
         assertFalse(html.contains("define(") || html.contains("require("), "no AMD");
         String id = attr(html, "id");
         assertTrue(html.contains("getElementById(\"" + id + "\")"), "script finds its own output by id");
@@ -187,10 +187,10 @@ class PlotTest {
         for (int q = 0; q < 4; q++) {
             one[q * 4] = 1;
         }
-        Attention head = Plot.attentionHead(Tensors.ofFloats(one, new Shape(1, 4, 4)), 0, List.of("a", "b", "c", "d"));
+        AttentionView head = Plot.attentionHead(Tensors.ofFloats(one, new Shape(1, 4, 4)), 0, List.of("a", "b", "c", "d"));
         assertTrue(head.text().startsWith("Attention head L0H0"));
-        assertEquals(0x08306b, Attention.rgb(1));
-        assertEquals(0xffffff, Attention.rgb(0));
+        assertEquals(0x08306b, AttentionView.rgb(1));
+        assertEquals(0xffffff, AttentionView.rgb(0));
     }
 
     @Test
@@ -204,7 +204,7 @@ class PlotTest {
         }
         Plot.attentionAllLayers(patterns, tokens(n)).mimeBundle(); // warm-up
         long start = System.nanoTime();
-        Attention att = Plot.attentionAllLayers(patterns, tokens(n));
+        AttentionView att = Plot.attentionAllLayers(patterns, tokens(n));
         MimeBundle b = att.mimeBundle();
         double ms = (System.nanoTime() - start) / 1e6;
         long size = b.data().values().stream().mapToLong(String::length).sum();
@@ -271,7 +271,7 @@ class PlotTest {
     @Test
     void saveWritesEachFormatAtomically(@TempDir Path dir) throws Exception {
         Heatmap h = Plot.heatmap(new double[][] {{1, -1}}, List.of("r"), List.of("a", "b"));
-        Attention att = Plot.attention(Tensors.ofFloats(causalPatterns(1, 3, 5), new Shape(1, 3, 3)), tokens(3));
+        AttentionView att = Plot.attention(Tensors.ofFloats(causalPatterns(1, 3, 5), new Shape(1, 3, 3)), tokens(3));
         for (Figure f : List.<Figure>of(h, att)) {
             Path png = f.save(dir.resolve("sub/fig.png"));
             BufferedImage img = ImageIO.read(png.toFile());
@@ -287,5 +287,38 @@ class PlotTest {
         }
         assertThrows(IllegalArgumentException.class, () -> h.save(dir.resolve("fig.jpg")));
         assertFalse(Files.exists(dir.resolve("fig.jpg")));
+    }
+
+    @Test
+    void attentionFromACacheMatchesItsPattern() {
+        var model = dev.loupe.model.HookedTransformer.create(dev.loupe.model.ModelConfig.builder().nLayers(2).dModel(16)
+                .nHeads(2).dVocab(20).nCtx(16).build(), 0);
+        try (var cache = model.runWithCache(model.toTokens(new int[] {1, 2, 3, 4, 5}))) {
+            List<String> t = List.of("a", "b", "c", "d", "e");
+            AttentionView one = Plot.attention(cache, 1, t);
+            float[] p = cache.get("pattern", 1).toFloatArray();
+            for (int h = 0; h < 2; h++) {
+                for (int q = 0; q < 5; q++) {
+                    for (int k = 0; k < 5; k++) {
+                        assertEquals(p[(h * 5 + q) * 5 + k], one.get(0, h, q, k), 0);
+                    }
+                }
+            }
+            assertTrue(one.causal());
+            AttentionView all = Plot.attentionAllLayers(cache, t);
+            assertEquals("Attention 2 layers x 2 heads over 5 tokens", all.text());
+            assertEquals(p[7], all.get(1, 0, 1, 2), 0);
+            assertEquals("Attention head L1H1 over 5 tokens", Plot.attentionHead(cache, 1, 1, t).text());
+            assertThrows(IllegalArgumentException.class, () -> Plot.attention(cache, 0, List.of("a")));
+        }
+    }
+
+    @Test
+    void headScoresRenderThroughTheHeatmap() {
+        var scores = new dev.loupe.circuits.HeadScores("induction",
+                Tensors.ofFloats(new float[] {0.1f, -0.2f, 0.9f, 0f}, new Shape(2, 2)));
+        Heatmap h = Plot.heatmap(scores);
+        assertTrue(h.svg().contains("<title>layer 1, head H0: 0.9</title>"), h.svg());
+        assertEquals("Heatmap \"induction\" [2 x 2] -0.2 .. 0.9", h.text());
     }
 }

@@ -20,7 +20,7 @@ import java.util.List;
  * <p>Patterns travel in the HTML as 8-bit values (probability × 255, rounded), base64-encoded in a data attribute;
  * when every entry above the diagonal is 0 (causal attention) only the lower triangle is sent.
  */
-public final class Attention extends Figure {
+public final class AttentionView extends Figure {
 
     /** White for 0 to dark blue for 1. */
     static int rgb(double p) {
@@ -40,7 +40,7 @@ public final class Attention extends Figure {
     private final int onlyHead; // -1: all heads
     private final boolean causal;
 
-    Attention(float[] values, int[] layers, int nHeads, int nq, int nk, List<String> tokens, int onlyHead) {
+    AttentionView(float[] values, int[] layers, int nHeads, int nq, int nk, List<String> tokens, int onlyHead) {
         if ((long) layers.length * nHeads * nq * nk != values.length) {
             throw new IllegalArgumentException("pattern of " + values.length + " values is not " + layers.length
                     + " layers x " + nHeads + " heads x " + nq + " x " + nk);
