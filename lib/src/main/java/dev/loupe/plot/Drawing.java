@@ -46,6 +46,8 @@ final class Drawing {
 
     private record Circle(double cx, double cy, double r, int rgb, String title) implements Shape {}
 
+    private record Raster(double x, double y, double w, double h, BufferedImage img, String title) implements Shape {}
+
     private record Text(double x, double y, String s, double size, Anchor anchor, boolean vertical, int rgb, boolean bold)
             implements Shape {}
 
@@ -73,6 +75,12 @@ final class Drawing {
 
     Drawing rect(double x, double y, double w, double h, int rgb, String title) {
         shapes.add(new Rect(x + dx, y + dy, w, h, rgb, title));
+        return this;
+    }
+
+    /** A bitmap scaled (nearest neighbour) into the box: for grids too large to draw cell by cell. */
+    Drawing raster(double x, double y, double w, double h, BufferedImage img, String title) {
+        shapes.add(new Raster(x + dx, y + dy, w, h, img, title));
         return this;
     }
 
@@ -122,6 +130,12 @@ final class Drawing {
                             .append('"');
                     close(b, "rect", r.title);
                 }
+            } else if (s instanceof Raster r) {
+                b.append("<image x=\"").append(n(r.x)).append("\" y=\"").append(n(r.y)).append("\" width=\"").append(n(r.w))
+                        .append("\" height=\"").append(n(r.h)).append("\" preserveAspectRatio=\"none\"")
+                        .append(" style=\"image-rendering:pixelated\" href=\"").append(Figure.dataUri(Figure.encodePng(r.img)))
+                        .append('"');
+                close(b, "image", r.title);
             } else if (s instanceof Line l) {
                 b.append("<line x1=\"").append(n(l.x1)).append("\" y1=\"").append(n(l.y1))
                         .append("\" x2=\"").append(n(l.x2)).append("\" y2=\"").append(n(l.y2)).append("\" stroke=\"")
@@ -200,6 +214,9 @@ final class Drawing {
                     int y0 = (int) Math.round(r.y);
                     g.fillRect(x0, y0, (int) Math.round(r.x + r.w) - x0, (int) Math.round(r.y + r.h) - y0);
                 }
+            } else if (s instanceof Raster r) {
+                g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_NEAREST_NEIGHBOR);
+                g.drawImage(r.img, (int) Math.round(r.x), (int) Math.round(r.y), (int) Math.round(r.w), (int) Math.round(r.h), null);
             } else if (s instanceof Line l) {
                 {
                     g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_OFF);

@@ -14,6 +14,8 @@ public final class Heatmap extends Figure.Drawn {
     private static final int TITLE_H = 22;
     private static final int AXIS_H = 16;
     private static final int BAR_W = 70;
+    /** Above this many cells the grid is one embedded bitmap (no per-cell hover) to keep the SVG small. */
+    static final int MAX_CELLS = 40_000;
 
     final double[][] grid;
     final List<String> rowLabels;
@@ -35,7 +37,7 @@ public final class Heatmap extends Figure.Drawn {
         this.rowLabels = List.copyOf(rowLabels);
         this.colLabels = List.copyOf(colLabels);
         this.scale = ColorScale.forRange(min(grid), max(grid));
-        this.cell = Math.max(4, Math.min(28, 520.0 / Math.max(1, Math.max(rows, cols))));
+        this.cell = Math.min(28, 520.0 / Math.max(1, Math.max(rows, cols)));
     }
 
     public Heatmap title(String title) {
@@ -139,7 +141,11 @@ public final class Heatmap extends Figure.Drawn {
         double left = left();
         double top = top();
         d.text(0, 15, title, Drawing.Anchor.START, false, 0x111111, true);
-        for (int r = 0; r < rows(); r++) {
+        if ((long) rows() * cols() > MAX_CELLS || cell < 3) {
+            d.raster(left, top, cols() * cell, rows() * cell, raster(), rows() + " x " + cols() + " cells: too many to hover one by one; "
+                    + format(min(grid)) + " .. " + format(max(grid)));
+        }
+        for (int r = 0; (long) rows() * cols() <= MAX_CELLS && cell >= 3 && r < rows(); r++) {
             for (int c = 0; c < cols(); c++) {
                 double v = grid[r][c];
                 d.rect(left + c * cell, top + r * cell, cell, cell, scale.rgb(v),
@@ -165,6 +171,20 @@ public final class Heatmap extends Figure.Drawn {
                     false, 0x111111, false);
         }
         d.origin(0, 0);
+    }
+
+    /** One pixel per cell when it fits in 1024 x 1024, else nearest-sampled. */
+    private java.awt.image.BufferedImage raster() {
+        int w = Math.min(cols(), 1024);
+        int h = Math.min(rows(), 1024);
+        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < h; y++) {
+            double[] row = grid[(int) ((long) y * rows() / h)];
+            for (int x = 0; x < w; x++) {
+                img.setRGB(x, y, scale.rgb(row[(int) ((long) x * cols() / w)]));
+            }
+        }
+        return img;
     }
 
     static void colourBar(Drawing d, ColorScale scale, double x, double y, double h) {

@@ -321,4 +321,18 @@ class PlotTest {
         assertTrue(h.svg().contains("<title>layer 1, head H0: 0.9</title>"), h.svg());
         assertEquals("Heatmap \"induction\" [2 x 2] -0.2 .. 0.9", h.text());
     }
+
+    @Test
+    void largeHeatmapsBecomeOneBitmapAndStaySmall() throws Exception {
+        NDArray big = Tensors.manager().randomNormal(new ai.djl.ndarray.types.Shape(768, 3072));
+        Heatmap h = Plot.heatmap(big);
+        MimeBundle b = h.mimeBundle();
+        String html = b.data().get(MimeBundle.HTML);
+        assertTrue(html.length() < 3_000_000, "html is " + html.length());
+        assertTrue(html.contains("<image") && html.contains("too many to hover"));
+        assertFalse(html.contains("<rect x=\"" + (int) h.left()), "no per-cell rects");
+        BufferedImage img = decode(b.data().get(MimeBundle.PNG));
+        assertEquals(h.drawing().width, img.getWidth());
+        assertTrue(img.getWidth() < 1000 && img.getHeight() < 1000);
+    }
 }
