@@ -335,4 +335,23 @@ class PlotTest {
         assertEquals(h.drawing().width, img.getWidth());
         assertTrue(img.getWidth() < 1000 && img.getHeight() < 1000);
     }
+
+    @Test
+    void longLineSeriesAreDecimatedKeepingTheirExtremes() {
+        double[] y = new double[200_000];
+        for (int i = 0; i < y.length; i++) {
+            y[i] = Math.sin(i / 100.0);
+        }
+        y[123_456] = 50; // a spike must survive
+        Chart c = Plot.lines(y);
+        String svg = c.svg();
+        assertTrue(svg.length() < 400_000, "svg is " + svg.length());
+        Matcher m = Pattern.compile("points=\"([^\"]*)\"").matcher(svg);
+        assertTrue(m.find());
+        double minY = Double.MAX_VALUE;
+        for (String p : m.group(1).trim().split(" ")) {
+            minY = Math.min(minY, Double.parseDouble(p.split(",")[1]));
+        }
+        assertTrue(minY < 40, "the spike reaches the top of the plot: " + minY);
+    }
 }
