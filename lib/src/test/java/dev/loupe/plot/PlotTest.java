@@ -354,4 +354,20 @@ class PlotTest {
         }
         assertTrue(minY < 40, "the spike reaches the top of the plot: " + minY);
     }
+
+    @Test
+    void compositionScoresAndPatchingResultsRenderThroughTheHeatmap() {
+        float[] v = new float[16];
+        v[(1 * 2 + 0) * 4 + 1 * 2 + 1] = 0.7f; // L1H0 -> L1H1
+        var comp = new dev.loupe.circuits.CompositionScores(dev.loupe.circuits.Circuits.Mode.values()[0],
+                Tensors.ofFloats(v, new Shape(2, 2, 2, 2)));
+        Heatmap h = Plot.heatmap(comp);
+        assertTrue(h.svg().contains("<title>earlier head L1H0, later head L1H1: 0.7</title>"), h.svg());
+        var result = new dev.loupe.patching.PatchingResult("logit diff",
+                Tensors.ofFloats(new float[] {1, -1, 0.5f, 0}, new Shape(2, 2)), List.of("layer", "pos"),
+                List.of(List.of("0", "1"), List.of("0: <a>", "1: b")));
+        String html = result.mimeBundle().data().get(MimeBundle.HTML);
+        assertTrue(html.contains("<title>layer 0, pos 0: &lt;a&gt;: 1</title>"), html);
+        assertTrue(html.contains("<table"));
+    }
 }
