@@ -16,6 +16,8 @@ import dev.loupe.circuits.FactoredMatrix;
 import dev.loupe.circuits.HeadDetector;
 import dev.loupe.circuits.PromptReport;
 import dev.loupe.circuits.RepeatedTokens;
+import dev.loupe.plot.Chart;
+import dev.loupe.plot.Plot;
 import dev.loupe.hook.ActNames;
 import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookPoint;

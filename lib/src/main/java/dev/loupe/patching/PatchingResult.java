@@ -3,13 +3,13 @@ package dev.loupe.patching;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 
-import dev.loupe.display.Charts;
-import dev.loupe.display.ColorScale;
 import dev.loupe.display.Displayable;
 import dev.loupe.display.Html;
 import dev.loupe.display.MimeBundle;
 import dev.loupe.display.TableView;
 import dev.loupe.display.Tables;
+import dev.loupe.plot.Heatmap;
+import dev.loupe.plot.Plot;
 
 import java.util.List;
 
@@ -49,28 +49,11 @@ public record PatchingResult(String title, NDArray values, List<String> axes, Li
         if (axes.size() != 2) {
             return bundle.withHtml("<b>" + Html.escape(title) + "</b>" + TableView.bundle(toTable()).data().get(MimeBundle.HTML));
         }
-        int rows = labels.get(0).size();
-        int cols = labels.get(1).size();
-        double[] v = values.toType(DataType.FLOAT64, false).toDoubleArray();
-        double[][] grid = new double[rows][cols];
-        double min = Double.POSITIVE_INFINITY;
-        double max = Double.NEGATIVE_INFINITY;
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                grid[r][c] = v[r * cols + c];
-                if (Double.isFinite(grid[r][c])) {
-                    min = Math.min(min, grid[r][c]);
-                    max = Math.max(max, grid[r][c]);
-                }
-            }
-        }
-        byte[] png = Charts.heatmapPng(grid, rows, cols, ColorScale.forRange(min, max), Charts.WIDTH, Charts.HEIGHT);
+        // The heatmap (labelled axes, diverging scale, hover values) is dev.loupe.plot's; the wide table follows it.
+        Heatmap heatmap = Plot.heatmap(this);
         Table wide = Tables.fromArray(values.toType(DataType.FLOAT64, false), labels.get(0), labels.get(1));
-        String html = "<b>" + Html.escape(title) + "</b> <span>(rows: " + Html.escape(axes.get(0)) + ", columns: "
-                + Html.escape(axes.get(1)) + ")</span><br><img src=\"data:image/png;base64,"
-                + java.util.Base64.getEncoder().encodeToString(png) + "\">"
-                + TableView.bundle(wide).data().get(MimeBundle.HTML);
-        return bundle.withHtml(html).withPng(png);
+        String html = heatmap.html() + TableView.bundle(wide).data().get(MimeBundle.HTML);
+        return bundle.withHtml(html).withPng(heatmap.png());
     }
 
     @Override

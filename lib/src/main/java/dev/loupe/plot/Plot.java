@@ -1,0 +1,261 @@
+package dev.loupe.plot;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+
+import dev.loupe.cache.ActivationCache;
+import dev.loupe.circuits.CompositionScores;
+import dev.loupe.circuits.HeadScores;
+import dev.loupe.patching.PatchingResult;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.IntFunction;
+
+/**
+ * Plots researchers read. Every method returns one {@link Figure}: a notebook shows its self-contained HTML
+ * (interactive where it matters, no network), static viewers its PNG, and {@code save(Path)} writes .png, .svg or
+ * .html.
+ *
+ * <pre>{@code
+ * Plot.attention(cache, 5, tokens)              // layer 5's heads; hover a head to enlarge it
+ * Plot.heatmap(logitDiffs, layerNames, posNames).title("logit diff").axes("layer", "position")
+ * Plot.lines(Chart.Series.of("loss", losses)).logY()
+ * Plot.coloredTokens(tokens, dla)
+ * }</pre>
+ */
+public final class Plot {
+
+    private Plot() {}
+
+    // ---- attention ----
+
+    /** Layer {@code layer}'s attention heads from the cache (its {@code pattern}, first batch entry). */
+    public static AttentionView attention(ActivationCache cache, int layer, List<String> tokens) {
+        return attention(cache.get("pattern", layer), tokens, new int[] {layer}, -1);
+    }
+
+    /** The heads of a pattern shaped [head, q, k] or [1, head, q, k]. */
+    public static AttentionView attention(NDArray pattern, List<String> tokens) {
+        return attention(pattern, tokens, new int[] {0}, -1);
+    }
+
+    /** One head, enlarged with token labels. */
+    public static AttentionView attentionHead(ActivationCache cache, int layer, int head, List<String> tokens) {
+        return attention(cache.get("pattern", layer), tokens, new int[] {layer}, head);
+    }
+
+    /** One head of a pattern shaped [head, q, k] or [1, head, q, k], or the pattern [q, k] (head 0). */
+    public static AttentionView attentionHead(NDArray pattern, int head, List<String> tokens) {
+        return attention(pattern, tokens, new int[] {0}, head);
+    }
+
+    /** Every layer's heads in one grid (rows: layers); the patterns travel once, 8-bit. */
+    public static AttentionView attentionAllLayers(ActivationCache cache, List<String> tokens) {
+        int nLayers = cache.model().config().nLayers();
+        float[][] per = new float[nLayers][];
+        long[] shape = null;
+        for (int l = 0; l < nLayers; l++) {
+            NDArray p = cache.get("pattern", l);
+            shape = headShape(p);
+            per[l] = p.toType(DataType.FLOAT32, false).toFloatArray();
+        }
+        int layerSize = per[0].length;
+        float[] all = new float[nLayers * layerSize];
+        int[] layers = new int[nLayers];
+        for (int l = 0; l < nLayers; l++) {
+            System.arraycopy(per[l], 0, all, l * layerSize, Math.min(layerSize, (int) (shape[0] * shape[1] * shape[2])));
+            layers[l] = l;
+        }
+        return new AttentionView(all, layers, (int) shape[0], (int) shape[1], (int) shape[2], tokens, -1);
+    }
+
+    /** The same, from patterns already in hand: one [head, q, k] (or [1, head, q, k]) per layer. */
+    public static AttentionView attentionAllLayers(List<NDArray> patterns, List<String> tokens) {
+        long[] shape = headShape(patterns.get(0));
+        int layerSize = (int) (shape[0] * shape[1] * shape[2]);
+        float[] all = new float[patterns.size() * layerSize];
+        int[] layers = new int[patterns.size()];
+        for (int l = 0; l < patterns.size(); l++) {
+            float[] v = patterns.get(l).toType(DataType.FLOAT32, false).toFloatArray();
+            if (v.length < layerSize) {
+                throw new IllegalArgumentException("layer " + l + "'s pattern has " + v.length + " values, not " + layerSize);
+            }
+            System.arraycopy(v, 0, all, l * layerSize, layerSize);
+            layers[l] = l;
+        }
+        return new AttentionView(all, layers, (int) shape[0], (int) shape[1], (int) shape[2], tokens, -1);
+    }
+
+    /** [head, q, k] of a pattern shaped [q, k], [head, q, k] or [batch, head, q, k] (batch entry 0 is shown). */
+    private static long[] headShape(NDArray p) {
+        long[] s = p.getShape().getShape();
+        return switch (s.length) {
+            case 2 -> new long[] {1, s[0], s[1]};
+            case 3 -> s;
+            case 4 -> new long[] {s[1], s[2], s[3]};
+            default -> throw new IllegalArgumentException("an attention pattern is [head, q, k] or [batch, head, q, k]; got "
+                    + p.getShape());
+        };
+    }
+
+    private static AttentionView attention(NDArray pattern, List<String> tokens, int[] layers, int head) {
+        long[] s = headShape(pattern);
+        int n = (int) (s[0] * s[1] * s[2]);
+        float[] all = pattern.toType(DataType.FLOAT32, false).toFloatArray();
+        float[] v = all.length == n ? all : Arrays.copyOf(all, n); // batch entry 0
+        if (head >= s[0]) {
+            throw new IllegalArgumentException("head " + head + " of " + s[0]);
+        }
+        return new AttentionView(v, layers, (int) s[0], (int) s[1], (int) s[2], tokens, head);
+    }
+
+    // ---- heatmaps ----
+
+    /** A heatmap of a [rows, cols] array. */
+    public static Heatmap heatmap(NDArray values, List<String> rowLabels, List<String> colLabels) {
+        long[] s = values.getShape().getShape();
+        if (s.length != 2) {
+            throw new IllegalArgumentException("heatmap needs [rows, cols]; got " + values.getShape());
+        }
+        return heatmap(grid(values.toType(DataType.FLOAT64, false).toDoubleArray(), (int) s[0], (int) s[1]), rowLabels,
+                colLabels);
+    }
+
+    /** A heatmap of a [rows, cols] array with rows and columns numbered from 0. */
+    public static Heatmap heatmap(NDArray values) {
+        long[] s = values.getShape().getShape();
+        if (s.length != 2) {
+            throw new IllegalArgumentException("heatmap needs [rows, cols]; got " + values.getShape());
+        }
+        return heatmap(values, numbers("", (int) s[0]), numbers("", (int) s[1]));
+    }
+
+    public static Heatmap heatmap(double[][] values, List<String> rowLabels, List<String> colLabels) {
+        return new Heatmap(values, rowLabels, colLabels);
+    }
+
+    /** A patching sweep over two axes, e.g. [layer, pos]. */
+    public static Heatmap heatmap(PatchingResult result) {
+        if (result.axes().size() != 2) {
+            throw new IllegalArgumentException("a heatmap shows two axes; this result has " + result.axes());
+        }
+        return heatmap(result.values(), result.labels().get(0), result.labels().get(1)).title(result.title())
+                .axes(result.axes().get(0), result.axes().get(1));
+    }
+
+    /** Per-head scores [layer, head]. */
+    public static Heatmap heatmap(HeadScores scores) {
+        return heatmap(scores.scores(), numbers("", scores.nLayers()), numbers("H", scores.nHeads())).title(scores.name())
+                .axes("layer", "head");
+    }
+
+    /** Composition scores [layer1, head1, layer2, head2] as rows L1H1 and columns L2H2. */
+    public static Heatmap heatmap(CompositionScores scores) {
+        long[] s = scores.scores().getShape().getShape();
+        int a = (int) (s[0] * s[1]);
+        int b = (int) (s[2] * s[3]);
+        List<String> rows = new ArrayList<>();
+        for (int l = 0; l < s[0]; l++) {
+            for (int h = 0; h < s[1]; h++) {
+                rows.add("L" + l + "H" + h);
+            }
+        }
+        List<String> cols = new ArrayList<>();
+        for (int l = 0; l < s[2]; l++) {
+            for (int h = 0; h < s[3]; h++) {
+                cols.add("L" + l + "H" + h);
+            }
+        }
+        return heatmap(grid(scores.scores().toType(DataType.FLOAT64, false).toDoubleArray(), a, b), rows, cols)
+                .title(scores.mode() + " composition").axes("earlier head", "later head");
+    }
+
+    /** Heatmaps side by side; with {@code sharedScale} they use one colour scale and one colour bar. */
+    public static Heatmap.Facets facets(List<Heatmap> panels, boolean sharedScale) {
+        return new Heatmap.Facets(panels, sharedScale);
+    }
+
+    private static double[][] grid(double[] v, int rows, int cols) {
+        double[][] g = new double[rows][cols];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(v, r * cols, g[r], 0, cols);
+        }
+        return g;
+    }
+
+    private static List<String> numbers(String prefix, int n) {
+        List<String> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(prefix + i);
+        }
+        return out;
+    }
+
+    // ---- lines, scatter, bar ----
+
+    public static Chart lines(Chart.Series... series) {
+        return new Chart(Chart.Kind.LINES, List.of(series), null);
+    }
+
+    public static Chart lines(List<Chart.Series> series) {
+        return new Chart(Chart.Kind.LINES, series, null);
+    }
+
+    /** One line of y against 0, 1, 2, ... */
+    public static Chart lines(double[] y) {
+        return lines(Chart.Series.of("y", y));
+    }
+
+    public static Chart scatter(double[] x, double[] y) {
+        return scatter(new Chart.Series("points", x, y));
+    }
+
+    public static Chart scatter(Chart.Series... series) {
+        return new Chart(Chart.Kind.SCATTER, List.of(series), null);
+    }
+
+    /** Bars with labels; negative bars blue, positive red. */
+    public static Chart bar(List<String> labels, double[] values) {
+        if (labels.size() != values.length) {
+            throw new IllegalArgumentException(labels.size() + " labels but " + values.length + " values");
+        }
+        return new Chart(Chart.Kind.BAR, List.of(Chart.Series.of("values", values)), List.copyOf(labels));
+    }
+
+    // ---- tokens ----
+
+    public static Tokens coloredTokens(List<String> tokens, double[] values) {
+        return new Tokens(tokens, values);
+    }
+
+    /**
+     * The k most likely next tokens from one position's logits [vocab] (or [1, vocab]), as a bar chart of their
+     * probabilities; {@code decode} turns a token id into its text.
+     */
+    public static Chart topTokens(NDArray logits, int k, IntFunction<String> decode) {
+        double[] l = logits.toType(DataType.FLOAT64, false).toDoubleArray();
+        double max = Double.NEGATIVE_INFINITY;
+        for (double v : l) {
+            max = Math.max(max, v);
+        }
+        double sum = 0;
+        for (double v : l) {
+            sum += Math.exp(v - max);
+        }
+        Integer[] ids = new Integer[l.length];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = i;
+        }
+        Arrays.sort(ids, (x, y) -> Double.compare(l[y], l[x]));
+        int n = Math.min(k, l.length);
+        List<String> labels = new ArrayList<>(n);
+        double[] probs = new double[n];
+        for (int i = 0; i < n; i++) {
+            labels.add(Tokens.shown(decode.apply(ids[i])) + " (" + ids[i] + ")");
+            probs[i] = Math.exp(l[ids[i]] - max) / sum;
+        }
+        return bar(labels, probs).title("top " + n + " next tokens").axes("token", "probability");
+    }
+}

@@ -1,0 +1,373 @@
+package dev.loupe.plot;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+
+import dev.loupe.display.MimeBundle;
+import dev.loupe.tensor.Tensors;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import javax.imageio.ImageIO;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class PlotTest {
+
+    static BufferedImage decode(String base64) throws Exception {
+        return ImageIO.read(new ByteArrayInputStream(Base64.getDecoder().decode(base64)));
+    }
+
+    static int red(int rgb) {
+        return (rgb >> 16) & 0xff;
+    }
+
+    static int green(int rgb) {
+        return (rgb >> 8) & 0xff;
+    }
+
+    static int blue(int rgb) {
+        return rgb & 0xff;
+    }
+
+    /** Softmaxed causal attention [layers * heads, n, n] (rows sum to 1, zero above the diagonal). */
+    static float[] causalPatterns(int count, int n, long seed) {
+        Random r = new Random(seed);
+        float[] v = new float[count * n * n];
+        for (int m = 0; m < count; m++) {
+            for (int q = 0; q < n; q++) {
+                double sum = 0;
+                double[] e = new double[q + 1];
+                for (int k = 0; k <= q; k++) {
+                    e[k] = Math.exp(3 * r.nextGaussian());
+                    sum += e[k];
+                }
+                for (int k = 0; k <= q; k++) {
+                    v[(m * n + q) * n + k] = (float) (e[k] / sum);
+                }
+            }
+        }
+        return v;
+    }
+
+    static List<String> tokens(int n) {
+        List<String> t = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            t.add(i == 0 ? "<|endoftext|>" : i % 7 == 3 ? " \"a&b\"" : " tok" + i);
+        }
+        return t;
+    }
+
+    static String attr(String html, String name) {
+        Matcher m = Pattern.compile(name + "=\"([^\"]*)\"").matcher(html);
+        assertTrue(m.find(), name + " in the HTML");
+        return m.group(1);
+    }
+
+    @Test
+    void heatmapPngHasTheStatedSizeAndDivergingColoursAtKnownCells() throws Exception {
+        double[][] g = {{1, -1, 0}, {0.5, -0.5, 0}};
+        Heatmap h = Plot.heatmap(g, List.of("r0", "r1"), List.of("c0", "c1", "c2")).title("signed").axes("layer", "pos");
+        MimeBundle b = h.mimeBundle();
+        BufferedImage img = decode(b.data().get(MimeBundle.PNG));
+        assertEquals(h.drawing().width, img.getWidth());
+        assertEquals(h.drawing().height, img.getHeight());
+        assertTrue(h.scale().diverging());
+        int cx = (int) (h.left() + 0.5 * h.cell);
+        int cy = (int) (h.top() + 0.5 * h.cell);
+        int pos = img.getRGB(cx, cy) & 0xffffff;
+        int neg = img.getRGB(cx + (int) h.cell, cy) & 0xffffff;
+        int zero = img.getRGB(cx + 2 * (int) h.cell, cy) & 0xffffff;
+        assertTrue(red(pos) > 0x50 && red(pos) > blue(pos) + 40, "positive is red: " + Integer.toHexString(pos));
+        assertTrue(blue(neg) > red(neg) + 40, "negative is blue: " + Integer.toHexString(neg));
+        assertEquals(0xffffff, zero, "zero is white");
+        String html = b.data().get(MimeBundle.HTML);
+        assertTrue(html.contains("<title>layer r0, pos c1: -1</title>"), "hover shows row, column and value");
+        assertTrue(b.text().startsWith("Heatmap \"signed\" [2 x 3]"));
+        assertFalse(b.text().contains("\n"));
+    }
+
+    @Test
+    void heatmapFromNDArrayEscapesLabels() {
+        NDArray a = Tensors.ofFloats(new float[] {1, 2, 3, 4}, new Shape(2, 2));
+        String html = Plot.heatmap(a, List.of("<script>x</script>", "a&b"), List.of("\"q\"", "<|endoftext|>"))
+                .title("<t>").html();
+        assertFalse(html.contains("<script>x"));
+        assertFalse(html.contains("<|endoftext|>"));
+        assertTrue(html.contains("&lt;script&gt;x&lt;/script&gt;"));
+        assertTrue(html.contains("&lt;|endoftext|&gt;"));
+        assertTrue(html.contains("a&amp;b"));
+        assertTrue(html.contains("&lt;t&gt;"));
+    }
+
+    @Test
+    void facetsShareOneScale() {
+        Heatmap a = Plot.heatmap(new double[][] {{1, 2}}, List.of("a"), List.of("x", "y"));
+        Heatmap b = Plot.heatmap(new double[][] {{-4, 0}}, List.of("b"), List.of("x", "y"));
+        Heatmap.Facets f = Plot.facets(List.of(a, b), true);
+        assertEquals(-4, a.scale().lo(), 0);
+        assertEquals(4, b.scale().hi(), 0);
+        assertEquals(a.scale(), b.scale());
+        assertTrue(f.text().contains("shared scale"));
+        assertTrue(f.image().getWidth() > 0);
+    }
+
+    @Test
+    void attentionDataDecodesBackWithinQuantisationError() {
+        int heads = 3;
+        int n = 9;
+        float[] v = causalPatterns(heads, n, 1);
+        NDArray p = Tensors.ofFloats(v, new Shape(1, heads, n, n));
+        AttentionView att = Plot.attention(p, tokens(n));
+        assertTrue(att.causal());
+        String html = att.html();
+        byte[] data = Base64.getDecoder().decode(attr(html, "data-pattern"));
+        assertEquals(heads * n * (n + 1) / 2, data.length, "causal: lower triangle only");
+        int i = 0;
+        for (int h = 0; h < heads; h++) {
+            for (int q = 0; q < n; q++) {
+                for (int k = 0; k <= q; k++) {
+                    double decoded = (data[i++] & 0xff) / 255.0;
+                    assertEquals(v[(h * n + q) * n + k], decoded, 1 / 255.0);
+                }
+            }
+        }
+        // A non-causal pattern sends every entry.
+        float[] full = new float[2 * 4 * 4];
+        Random r = new Random(2);
+        for (int j = 0; j < full.length; j++) {
+            full[j] = r.nextFloat();
+        }
+        AttentionView nc = Plot.attention(Tensors.ofFloats(full, new Shape(2, 4, 4)), tokens(4));
+        assertFalse(nc.causal());
+        byte[] d2 = Base64.getDecoder().decode(attr(nc.html(), "data-pattern"));
+        assertEquals(full.length, d2.length);
+        for (int j = 0; j < full.length; j++) {
+            assertEquals(full[j], (d2[j] & 0xff) / 255.0, 1 / 255.0);
+        }
+    }
+
+    @Test
+    void attentionHtmlIsScopedEscapedAndDegradesToThePng() throws Exception {
+        AttentionView att = Plot.attention(Tensors.ofFloats(causalPatterns(2, 8, 3), new Shape(2, 8, 8)), tokens(8));
+        MimeBundle b = att.mimeBundle();
+        String html = b.data().get(MimeBundle.HTML);
+        assertFalse(html.contains("<|endoftext|>"), "tokens are escaped");
+        assertTrue(html.contains("\\u003c|endoftext|\\u003e"), "tokens travel as JSON with < escaped");
+        assertTrue(html.contains(dev.loupe.display.Html.escape(AttentionView.json(" \"a&b\""))) && !html.contains("\"a&b"), "JSON quotes escaped in the attribute");
+        assertFalse(html.contains("define(") || html.contains("require("), "no AMD");
+        String id = attr(html, "id");
+        assertTrue(html.contains("getElementById(\"" + id + "\")"), "script finds its own output by id");
+        assertTrue(html.contains("class=\"loupe-attn-static\" alt="), "the PNG is the base");
+        assertTrue(html.contains("class=\"loupe-attn-live\" style=\"display:none\""), "live view hidden until JS runs");
+        String id2 = attr(att.html(), "id");
+        assertFalse(id.equals(id2), "each output gets its own id");
+        BufferedImage img = decode(b.data().get(MimeBundle.PNG));
+        assertEquals(att.image().getWidth(), img.getWidth());
+        assertEquals("Attention layer 0, 2 heads over 8 tokens", b.text());
+        // One head, enlarged: its PNG has a dark cell where the pattern is 1.
+        float[] one = new float[4 * 4];
+        for (int q = 0; q < 4; q++) {
+            one[q * 4] = 1;
+        }
+        AttentionView head = Plot.attentionHead(Tensors.ofFloats(one, new Shape(1, 4, 4)), 0, List.of("a", "b", "c", "d"));
+        assertTrue(head.text().startsWith("Attention head L0H0"));
+        assertEquals(0x08306b, AttentionView.rgb(1));
+        assertEquals(0xffffff, AttentionView.rgb(0));
+    }
+
+    @Test
+    void allLayersTwelveByTwelveOverHundredTokensStaysSmallAndFast() {
+        int layers = 12;
+        int heads = 12;
+        int n = 100;
+        List<NDArray> patterns = new ArrayList<>();
+        for (int l = 0; l < layers; l++) {
+            patterns.add(Tensors.ofFloats(causalPatterns(heads, n, l), new Shape(1, heads, n, n)));
+        }
+        Plot.attentionAllLayers(patterns, tokens(n)).mimeBundle(); // warm-up
+        long start = System.nanoTime();
+        AttentionView att = Plot.attentionAllLayers(patterns, tokens(n));
+        MimeBundle b = att.mimeBundle();
+        double ms = (System.nanoTime() - start) / 1e6;
+        long size = b.data().values().stream().mapToLong(String::length).sum();
+        assertTrue(size < 3_000_000, "bundle is " + size + " chars");
+        assertTrue(ms < 3000, "took " + ms + " ms");
+        assertEquals("Attention 12 layers x 12 heads over 100 tokens", b.text());
+    }
+
+    @Test
+    void chartsRenderWithHoverAndLogAxes() throws Exception {
+        double[] x = {0.001, 0.01, 0.1, 1, 10, 100};
+        double[] y = {1, 2, 4, 8, 16, 32};
+        Chart lines = Plot.lines(new Chart.Series("a", x, y), new Chart.Series("b <c>", x, new double[] {-1, 0, 1, 2, 3, 4}))
+                .title("t").axes("lr", "loss").logX();
+        MimeBundle b = lines.mimeBundle();
+        BufferedImage img = decode(b.data().get(MimeBundle.PNG));
+        assertEquals(lines.drawing().width, img.getWidth());
+        assertEquals(lines.drawing().height, img.getHeight());
+        String html = b.data().get(MimeBundle.HTML);
+        assertTrue(html.contains("<title>a: lr 0.001, loss 1</title>"), html.substring(0, 200));
+        assertTrue(html.contains("b &lt;c&gt;"));
+        assertTrue(html.contains(">0.001<") && html.contains(">100<"), "log ticks at powers of ten");
+        assertTrue(b.text().contains("log x"));
+
+        Chart logY = Plot.lines(new Chart.Series("s", x, new double[] {0, -1, 1, 10, 100, 1000})).logY();
+        long points = logY.svg().split("<circle").length - 1;
+        assertEquals(4, points, "non-positive values are left out on a log axis");
+
+        Chart scatter = Plot.scatter(new double[] {1, 2}, new double[] {3, 4});
+        assertTrue(scatter.svg().contains("<title>x 2, y 4</title>"));
+
+        Chart bar = Plot.bar(List.of("up", "down"), new double[] {2, -1});
+        BufferedImage bi = bar.image();
+        String svg = bar.svg();
+        assertTrue(svg.contains("fill=\"#b2182b\"><title>up: 2</title>"), "positive bar red");
+        assertTrue(svg.contains("fill=\"#2166ac\"><title>down: -1</title>"), "negative bar blue");
+        assertTrue(bi.getWidth() > 0);
+    }
+
+    @Test
+    void colouredTokensAreRedForPositiveAndBlueForNegative() throws Exception {
+        Tokens t = Plot.coloredTokens(List.of(" up", " down", "<zero>"), new double[] {2, -2, 0});
+        String html = t.html();
+        assertTrue(html.contains("background:#67001f"), "largest positive darkest red");
+        assertTrue(html.contains("background:#053061"), "largest negative darkest blue");
+        assertTrue(html.contains("background:#ffffff"), "zero white");
+        assertTrue(html.contains("title=\"0: 2\""));
+        assertTrue(html.contains("&lt;zero&gt;"));
+        BufferedImage img = decode(t.mimeBundle().data().get(MimeBundle.PNG));
+        assertEquals(t.drawing().width, img.getWidth());
+        int first = img.getRGB(6, 6) & 0xffffff;
+        assertTrue(red(first) > blue(first) + 40, Integer.toHexString(first));
+    }
+
+    @Test
+    void topTokensRanksByProbability() {
+        NDArray logits = Tensors.ofFloats(new float[] {0, 3, 1, 2}, new Shape(4));
+        Chart c = Plot.topTokens(logits, 2, id -> "t" + id);
+        String svg = c.svg();
+        assertTrue(svg.indexOf("t1 (1)") < svg.indexOf("t3 (3)"));
+        assertTrue(svg.contains("<title>t1 (1): 0.6439</title>"), svg);
+    }
+
+    @Test
+    void saveWritesEachFormatAtomically(@TempDir Path dir) throws Exception {
+        Heatmap h = Plot.heatmap(new double[][] {{1, -1}}, List.of("r"), List.of("a", "b"));
+        AttentionView att = Plot.attention(Tensors.ofFloats(causalPatterns(1, 3, 5), new Shape(1, 3, 3)), tokens(3));
+        for (Figure f : List.<Figure>of(h, att)) {
+            Path png = f.save(dir.resolve("sub/fig.png"));
+            BufferedImage img = ImageIO.read(png.toFile());
+            assertEquals(f.image().getWidth(), img.getWidth());
+            String svg = Files.readString(f.save(dir.resolve("fig.svg")));
+            assertTrue(svg.startsWith("<svg") && svg.endsWith("</svg>"));
+            String html = Files.readString(f.save(dir.resolve("fig.html")), StandardCharsets.UTF_8);
+            assertTrue(html.startsWith("<!DOCTYPE html>") && html.contains("<div"));
+            f.save(dir.resolve("fig.html")); // replaces
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            assertFalse(files.anyMatch(p -> p.getFileName().toString().endsWith(".tmp")), "no temp files left");
+        }
+        assertThrows(IllegalArgumentException.class, () -> h.save(dir.resolve("fig.jpg")));
+        assertFalse(Files.exists(dir.resolve("fig.jpg")));
+    }
+
+    @Test
+    void attentionFromACacheMatchesItsPattern() {
+        var model = dev.loupe.model.HookedTransformer.create(dev.loupe.model.ModelConfig.builder().nLayers(2).dModel(16)
+                .nHeads(2).dVocab(20).nCtx(16).build(), 0);
+        try (var cache = model.runWithCache(model.toTokens(new int[] {1, 2, 3, 4, 5}))) {
+            List<String> t = List.of("a", "b", "c", "d", "e");
+            AttentionView one = Plot.attention(cache, 1, t);
+            float[] p = cache.get("pattern", 1).toFloatArray();
+            for (int h = 0; h < 2; h++) {
+                for (int q = 0; q < 5; q++) {
+                    for (int k = 0; k < 5; k++) {
+                        assertEquals(p[(h * 5 + q) * 5 + k], one.get(0, h, q, k), 0);
+                    }
+                }
+            }
+            assertTrue(one.causal());
+            AttentionView all = Plot.attentionAllLayers(cache, t);
+            assertEquals("Attention 2 layers x 2 heads over 5 tokens", all.text());
+            assertEquals(p[7], all.get(1, 0, 1, 2), 0);
+            assertEquals("Attention head L1H1 over 5 tokens", Plot.attentionHead(cache, 1, 1, t).text());
+            assertThrows(IllegalArgumentException.class, () -> Plot.attention(cache, 0, List.of("a")));
+        }
+    }
+
+    @Test
+    void headScoresRenderThroughTheHeatmap() {
+        var scores = new dev.loupe.circuits.HeadScores("induction",
+                Tensors.ofFloats(new float[] {0.1f, -0.2f, 0.9f, 0f}, new Shape(2, 2)));
+        Heatmap h = Plot.heatmap(scores);
+        assertTrue(h.svg().contains("<title>layer 1, head H0: 0.9</title>"), h.svg());
+        assertEquals("Heatmap \"induction\" [2 x 2] -0.2 .. 0.9", h.text());
+    }
+
+    @Test
+    void largeHeatmapsBecomeOneBitmapAndStaySmall() throws Exception {
+        NDArray big = Tensors.manager().randomNormal(new ai.djl.ndarray.types.Shape(768, 3072));
+        Heatmap h = Plot.heatmap(big);
+        MimeBundle b = h.mimeBundle();
+        String html = b.data().get(MimeBundle.HTML);
+        assertTrue(html.length() < 3_000_000, "html is " + html.length());
+        assertTrue(html.contains("<image") && html.contains("too many to hover"));
+        assertFalse(html.contains("<rect x=\"" + (int) h.left()), "no per-cell rects");
+        BufferedImage img = decode(b.data().get(MimeBundle.PNG));
+        assertEquals(h.drawing().width, img.getWidth());
+        assertTrue(img.getWidth() < 1000 && img.getHeight() < 1000);
+    }
+
+    @Test
+    void longLineSeriesAreDecimatedKeepingTheirExtremes() {
+        double[] y = new double[200_000];
+        for (int i = 0; i < y.length; i++) {
+            y[i] = Math.sin(i / 100.0);
+        }
+        y[123_456] = 50; // a spike must survive
+        Chart c = Plot.lines(y);
+        String svg = c.svg();
+        assertTrue(svg.length() < 400_000, "svg is " + svg.length());
+        Matcher m = Pattern.compile("points=\"([^\"]*)\"").matcher(svg);
+        assertTrue(m.find());
+        double minY = Double.MAX_VALUE;
+        for (String p : m.group(1).trim().split(" ")) {
+            minY = Math.min(minY, Double.parseDouble(p.split(",")[1]));
+        }
+        assertTrue(minY < 40, "the spike reaches the top of the plot: " + minY);
+    }
+
+    @Test
+    void compositionScoresAndPatchingResultsRenderThroughTheHeatmap() {
+        float[] v = new float[16];
+        v[(1 * 2 + 0) * 4 + 1 * 2 + 1] = 0.7f; // L1H0 -> L1H1
+        var comp = new dev.loupe.circuits.CompositionScores(dev.loupe.circuits.Circuits.Mode.values()[0],
+                Tensors.ofFloats(v, new Shape(2, 2, 2, 2)));
+        Heatmap h = Plot.heatmap(comp);
+        assertTrue(h.svg().contains("<title>earlier head L1H0, later head L1H1: 0.7</title>"), h.svg());
+        var result = new dev.loupe.patching.PatchingResult("logit diff",
+                Tensors.ofFloats(new float[] {1, -1, 0.5f, 0}, new Shape(2, 2)), List.of("layer", "pos"),
+                List.of(List.of("0", "1"), List.of("0: <a>", "1: b")));
+        String html = result.mimeBundle().data().get(MimeBundle.HTML);
+        assertTrue(html.contains("<title>layer 0, pos 0: &lt;a&gt;: 1</title>"), html);
+        assertTrue(html.contains("<table"));
+    }
+}
