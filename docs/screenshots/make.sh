@@ -10,14 +10,7 @@ PAGES="$(mktemp -d)"
 PROFILE="$(mktemp -d)"
 trap 'rm -rf "$PAGES" "$PROFILE"' EXIT
 
-CHROMIUM=""
-for c in chromium chromium-browser google-chrome; do
-  if command -v "$c" >/dev/null 2>&1; then CHROMIUM="$c"; break; fi
-done
-if [ -z "$CHROMIUM" ]; then
-  echo "make.sh: needs Chromium (Debian: apt-get install -y chromium)" >&2
-  exit 1
-fi
+. "$HERE/chromium.sh"
 
 # One HTML page per kind of bundle, written by the test class ScreenshotPages (it runs only when asked).
 mvn -q -B -f "$ROOT/pom.xml" install -pl lib -Dtest=ScreenshotPages -Dsurefire.failIfNoSpecifiedTests=false \

@@ -12,11 +12,7 @@ PAGES="$(mktemp -d)"
 PROFILE="$(mktemp -d)"
 trap 'rm -rf "$PAGES" "$PROFILE"' EXIT
 
-CHROMIUM=""
-for c in chromium chromium-browser google-chrome; do
-  if command -v "$c" >/dev/null 2>&1; then CHROMIUM="$c"; break; fi
-done
-[ -n "$CHROMIUM" ] || { echo "plots.sh: needs Chromium (Debian: apt-get install -y chromium)" >&2; exit 1; }
+. "$HERE/chromium.sh"
 
 mvn -q -B -f "$ROOT/pom.xml" install -pl lib,kernel -Dtest=PlotScreenshotPages -Dsurefire.failIfNoSpecifiedTests=false \
   -Dloupe.plotpages="$PAGES"
