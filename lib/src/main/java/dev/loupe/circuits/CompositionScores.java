@@ -63,6 +63,7 @@ public record CompositionScores(Circuits.Mode mode, NDArray scores) implements D
 
     @Override
     public MimeBundle mimeBundle() {
-        return MimeBundle.text(toString());
+        // The heatmap in notebooks; the table as plain text.
+        return dev.loupe.plot.Plot.heatmap(this).mimeBundle().with(MimeBundle.TEXT, toString());
     }
 }

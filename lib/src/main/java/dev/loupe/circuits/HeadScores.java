@@ -66,6 +66,7 @@ public record HeadScores(String name, NDArray scores) implements Displayable {
 
     @Override
     public MimeBundle mimeBundle() {
-        return MimeBundle.text(toString());
+        // The heatmap in notebooks; the table as plain text.
+        return dev.loupe.plot.Plot.heatmap(this).mimeBundle().with(MimeBundle.TEXT, toString());
     }
 }
