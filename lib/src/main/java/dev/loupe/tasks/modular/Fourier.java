@@ -1,0 +1,65 @@
+package dev.loupe.tasks.modular;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import dev.loupe.tensor.Tensors;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The Fourier basis of functions on Z_p (Nanda et al.): the constant, then cos(2πkx/p) and sin(2πkx/p) for
+ * k = 1 … (p−1)/2, each normalised, as the rows of an orthonormal [p, p] matrix (p odd). Frequency k's two
+ * directions are rows 2k−1 and 2k.
+ */
+public final class Fourier {
+
+    private Fourier() {}
+
+    /** The basis [p, p], float64: row i is a basis function evaluated at x = 0 … p−1. */
+    public static NDArray basis(int p) {
+        if (p % 2 == 0) {
+            throw new IllegalArgumentException("The cos/sin basis pairs up frequencies for odd p; got p = " + p);
+        }
+        double[] b = new double[p * p];
+        for (int x = 0; x < p; x++) {
+            b[x] = 1 / Math.sqrt(p);
+        }
+        for (int k = 1; k <= (p - 1) / 2; k++) {
+            for (int x = 0; x < p; x++) {
+                double angle = 2 * Math.PI * k * x / p;
+                b[(2 * k - 1) * p + x] = Math.cos(angle) * Math.sqrt(2.0 / p);
+                b[2 * k * p + x] = Math.sin(angle) * Math.sqrt(2.0 / p);
+            }
+        }
+        return Tensors.ofDoubles(b, new Shape(p, p));
+    }
+
+    /** Names of the basis rows: "const", "cos 1", "sin 1", …. */
+    public static List<String> labels(int p) {
+        List<String> labels = new ArrayList<>(List.of("const"));
+        for (int k = 1; k <= (p - 1) / 2; k++) {
+            labels.add("cos " + k);
+            labels.add("sin " + k);
+        }
+        return labels;
+    }
+
+    /**
+     * The norm of each frequency's component of the rows of {@code W} [p, d] (e.g. the embedding of the numbers):
+     * index 0 the constant, index k the root-sum-square of its cos and sin rows of basis · W.
+     */
+    public static double[] frequencyNorms(NDArray W) {
+        int p = (int) W.getShape().get(0);
+        NDArray inBasis = basis(p).matMul(W.toType(DataType.FLOAT64, false)); // [p, d]
+        double[] rowNorms = inBasis.square().sum(new int[] {1}).toDoubleArray();
+        double[] norms = new double[(p - 1) / 2 + 1];
+        norms[0] = Math.sqrt(rowNorms[0]);
+        for (int k = 1; k < norms.length; k++) {
+            norms[k] = Math.sqrt(rowNorms[2 * k - 1] + rowNorms[2 * k]);
+        }
+        return norms;
+    }
+}
