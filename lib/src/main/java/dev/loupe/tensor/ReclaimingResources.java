@@ -10,6 +10,7 @@ import java.lang.reflect.Field;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -22,6 +23,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * and a {@link Cleaner} deletes the native tensor once the Java object is unreachable. Closing an array
  * explicitly still frees it at once; the cleaner then finds the handle already cleared and does nothing.
  * Sub-managers and other resources are kept strongly, as DJL does.
+ *
+ * <p>The cleaner does not free a tensor itself: a Java array can become unreachable while the native operation it
+ * was handed to is still running on another thread (an intermediate in {@code a.div(b).sqrt()} is garbage as soon
+ * as its handle has been read). Found arrays wait in a queue and are freed by the thread that made them, the next
+ * time it makes an array (so it is not inside a native call), or by any thread once that thread has ended.
  *
  * <p>The JVM does not see native memory, so the table counts the bytes it tracks and asks for a
  * collection when they have grown past a threshold, the way direct byte buffers do.
@@ -42,6 +48,7 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
 
     private final ConcurrentHashMap<String, WeakReference<NDArray>> arrays = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Release> releases = new ConcurrentHashMap<>();
+    private final ConcurrentLinkedQueue<Release> unreachable = new ConcurrentLinkedQueue<>();
     private final AtomicLong liveBytes = new AtomicLong();
     private final long minCollectBytes;
     private volatile long collectAtBytes;
@@ -69,7 +76,9 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         Release release = new Release(handleOf(array), bytes, id);
         releases.put(id, release);
         release.cleanable = CLEANER.register(array, release);
-        if (liveBytes.addAndGet(bytes) > collectAtBytes) {
+        liveBytes.addAndGet(bytes);
+        drain();
+        if (liveBytes.get() > collectAtBytes) {
             collect();
         }
         return null;
@@ -110,6 +119,12 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         arrays.clear();
     }
 
+    /** Collects now, whatever the threshold, and frees what this thread (or ended threads) made and dropped. */
+    synchronized void collectNow() {
+        collectAtBytes = -1;
+        collect();
+    }
+
     /**
      * Runs the collector and waits for the cleaner to free what it found (until the count stops falling, at most
      * a second): the next threshold is set from what survived, and a lagging cleaner must not inflate that.
@@ -127,6 +142,7 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
                 Thread.currentThread().interrupt();
                 break;
             }
+            drain();
             long now = liveBytes.get();
             if (now == previous && i >= 2) {
                 break;
@@ -134,6 +150,25 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
             previous = now;
         }
         collectAtBytes = Math.max(minCollectBytes, 2 * liveBytes.get());
+    }
+
+    /** Frees the unreachable arrays this thread made, and those of threads that have ended. */
+    private void drain() {
+        if (unreachable.isEmpty()) {
+            return;
+        }
+        Thread me = Thread.currentThread();
+        for (int n = unreachable.size(); n > 0; n--) {
+            Release r = unreachable.poll();
+            if (r == null) {
+                break;
+            }
+            if (r.owner == me || !r.owner.isAlive()) {
+                r.free();
+            } else {
+                unreachable.add(r);
+            }
+        }
     }
 
     @SuppressWarnings("unchecked")
@@ -145,11 +180,15 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         }
     }
 
-    /** Frees one native tensor; holds no reference to the array itself, or it would never be collected. */
+    /**
+     * Frees one native tensor once its array is unreachable; holds no reference to the array itself, or it would
+     * never be collected.
+     */
     private final class Release implements Runnable {
         private final AtomicReference<Long> handle;
         private final long bytes;
         private final String id;
+        private final Thread owner = Thread.currentThread();
         volatile boolean disowned;
         Cleaner.Cleanable cleanable;
 
@@ -159,14 +198,25 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
             this.id = id;
         }
 
+        /** Run by the cleaner (the array is unreachable) or by close/detach (it is no longer ours). */
         @Override
         public void run() {
-            if (!disowned) {
-                Long pointer = handle.getAndSet(null);
-                if (pointer != null && pointer != -1) {
-                    JniUtils.deleteNDArray(pointer);
-                }
+            if (disowned) {
+                settle();
+            } else {
+                unreachable.add(this);
             }
+        }
+
+        void free() {
+            Long pointer = handle.getAndSet(null);
+            if (pointer != null && pointer != -1) {
+                JniUtils.deleteNDArray(pointer);
+            }
+            settle();
+        }
+
+        private void settle() {
             liveBytes.addAndGet(-bytes);
             arrays.remove(id);
             releases.remove(id);

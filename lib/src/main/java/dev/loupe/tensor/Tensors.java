@@ -54,6 +54,14 @@ public final class Tensors {
         return RESOURCES.liveBytes();
     }
 
+    /**
+     * Runs the garbage collector and frees every unreferenced Loupe array this thread (or a thread that has ended)
+     * made; normally this happens by itself as arrays are made.
+     */
+    public static void collect() {
+        RESOURCES.collectNow();
+    }
+
     /** Number of live Loupe arrays. */
     public static int liveArrays() {
         return RESOURCES.liveArrays();

@@ -56,11 +56,8 @@ class NativeMemoryTest {
         }
     }
 
-    private static long settledLiveBytes() throws InterruptedException {
-        for (int i = 0; i < 5; i++) {
-            System.gc();
-            Thread.sleep(50);
-        }
+    private static long settledLiveBytes() {
+        Tensors.collect();
         return Tensors.liveBytes();
     }
 }
