@@ -162,8 +162,7 @@ public final class Patching {
     private static double[] patchedRuns(HookedTransformer model, int layer, NDArray residPre, String name, NDArray clean,
                                         Slice slice, int pos, int first, int count, long batch, Function<NDArray, NDArray> metric) {
         try (NDScope scope = new NDScope()) {
-            Shape residShape = residPre.getShape();
-            NDArray tiled = residPre.expandDims(0).repeat(0, count).reshape(count * batch, residShape.get(1), residShape.get(2));
+            NDArray tiled = tile(residPre, count);
             Hook patch = Hook.of(name, (activation, hook) -> {
                 Shape s = activation.getShape();
                 Shape perCopy = s.slice(1);
@@ -177,12 +176,23 @@ public final class Patching {
             try (HookSession session = model.hooks(patch)) {
                 logits = model.forwardFromLayer(layer, tiled, onlyPosition);
             }
-            double[] scores = new double[count];
-            for (int i = 0; i < count; i++) {
-                scores[i] = metric.apply(logits.get(i * batch + ":" + (i + 1) * batch)).toType(DataType.FLOAT64, false).getDouble();
-            }
-            return scores;
+            return scores(logits, count, batch, metric);
         }
+    }
+
+    /** [batch, ...] repeated as [copies · batch, ...], copy-major: one copy of the run per patch. */
+    static NDArray tile(NDArray activation, int copies) {
+        Shape s = activation.getShape();
+        return activation.expandDims(0).repeat(0, copies).reshape(new Shape(copies * s.get(0)).addAll(s.slice(1)));
+    }
+
+    /** The metric on each copy's logits [batch, ...] of a run of {@code copies} copies. */
+    static double[] scores(NDArray logits, int copies, long batch, Function<NDArray, NDArray> metric) {
+        double[] scores = new double[copies];
+        for (int i = 0; i < copies; i++) {
+            scores[i] = metric.apply(logits.get(i * batch + ":" + (i + 1) * batch)).toType(DataType.FLOAT64, false).getDouble();
+        }
+        return scores;
     }
 
     /**

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.cache.ActivationCache;
@@ -88,7 +87,7 @@ public final class PathPatching {
             List<Hook> hooks = new ArrayList<>();
             for (int l = layer; l < cfg.nLayers(); l++) {
                 String name = ActNames.actName("z", l);
-                NDArray frozen = tile(target.get(name), copies);
+                NDArray frozen = Patching.tile(target.get(name), copies);
                 NDArray patched = l == layer ? senderPerCopy(frozen, source.get(name), copies, batch) : frozen;
                 hooks.add(Hook.of(name, (z, h) -> patched));
             }
@@ -99,9 +98,9 @@ public final class PathPatching {
                     return null;
                 }));
             }
-            NDArray logits = run(model, layer, tile(target.get("resid_pre", layer), copies), hooks);
+            NDArray logits = run(model, layer, Patching.tile(target.get("resid_pre", layer), copies), hooks);
             if (receivers.isEmpty()) {
-                return scores(logits, copies, batch, metric);
+                return Patching.scores(logits, copies, batch, metric);
             }
             // Step 2: only the receivers' inputs changed, in a fresh run from their layer.
             int first = receivers.stream().mapToInt(Head::layer).min().getAsInt();
@@ -115,8 +114,8 @@ public final class PathPatching {
                     return copy;
                 }));
             }
-            NDArray finalLogits = run(model, first, tile(target.get("resid_pre", first), copies), receiverHooks);
-            return scores(finalLogits, copies, batch, metric);
+            NDArray finalLogits = run(model, first, Patching.tile(target.get("resid_pre", first), copies), receiverHooks);
+            return Patching.scores(finalLogits, copies, batch, metric);
         }
     }
 
@@ -124,12 +123,6 @@ public final class PathPatching {
         try (HookSession session = model.hooks(hooks.toArray(Hook[]::new))) {
             return model.forwardFromLayer(layer, residPre);
         }
-    }
-
-    /** [batch, ...] repeated as [copies · batch, ...], copy-major. */
-    private static NDArray tile(NDArray activation, int copies) {
-        Shape s = activation.getShape();
-        return activation.expandDims(0).repeat(0, copies).reshape(new Shape(copies * s.get(0)).addAll(s.slice(1)));
     }
 
     /** Frozen z [copies · batch, pos, head, d_head] with head i of copy i taken from the source run. */
@@ -145,13 +138,6 @@ public final class PathPatching {
         return NDArrays.where(mask, fromSource, byCopy).reshape(s);
     }
 
-    private static double[] scores(NDArray logits, int copies, long batch, Function<NDArray, NDArray> metric) {
-        double[] scores = new double[copies];
-        for (int i = 0; i < copies; i++) {
-            scores[i] = metric.apply(logits.get(i * batch + ":" + (i + 1) * batch)).toType(DataType.FLOAT64, false).getDouble();
-        }
-        return scores;
-    }
 
     private static PatchingResult result(String title, HookedTransformer model, int layers, double[] values) {
         int heads = model.config().nHeads();
