@@ -6,6 +6,11 @@ public interface LrSchedule {
 
     double at(long step);
 
+    /** This schedule before step {@code from}; from then on {@code next}, counting its steps from {@code from}. */
+    default LrSchedule then(long from, LrSchedule next) {
+        return step -> step < from ? at(step) : next.at(step - from);
+    }
+
     static LrSchedule constant(double lr) {
         return step -> lr;
     }

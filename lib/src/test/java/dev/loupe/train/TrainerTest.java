@@ -59,6 +59,11 @@ class TrainerTest {
         assertEquals(1.0, s.at(9), 1e-12);
         assertEquals(0.55, s.at(60), 1e-12); // half way through the cosine
         assertEquals(0.1, s.at(110), 1e-12);
+        LrSchedule restarted = s.then(50, LrSchedule.warmup(2.0, 4));
+        assertEquals(s.at(49), restarted.at(49), 1e-12);
+        assertEquals(0.5, restarted.at(50), 1e-12); // the second schedule's step 0
+        assertEquals(2.0, restarted.at(53), 1e-12);
+        assertEquals(2.0, restarted.at(500), 1e-12);
     }
 
     private static HookedTransformer tinyModel() {
