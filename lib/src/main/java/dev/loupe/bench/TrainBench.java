@@ -14,8 +14,8 @@ import dev.loupe.train.Trainer;
 import java.util.Random;
 
 /**
- * Training throughput of {@code loupe/attn-only-2l}'s configuration (2 attention-only layers, d_model 256, 8 heads,
- * n_ctx 256, d_vocab 4096, batch 16 × 256 tokens), AdamW, random tokens, no evaluations.
+ * Training throughput of {@code loupe/attn-only-2l}'s configuration and batch ({@link AttnOnly2l#config},
+ * {@link AttnOnly2l#BATCH} × {@link AttnOnly2l#CTX} tokens), AdamW, random tokens, no evaluations.
  * Run: {@code ./loupe bench train [steps]}.
  */
 public final class TrainBench {

@@ -22,7 +22,8 @@ public final class TokenWindows {
     private final int batch;
     private final int ctx;
     private final long seed;
-    private final double repeatedRandomFraction;
+    private final double syntheticFraction;
+    private final long spansFrom;
     private final int vocab;
 
     /** Shortest and longest block of a repeated random window. */
@@ -30,15 +31,16 @@ public final class TokenWindows {
 
     /** {@code heldOut}: the fraction of the stream (its end) kept for evaluation. */
     public TokenWindows(Tokenizer tokenizer, Collection<String> documents, int batch, int ctx, double heldOut, long seed) {
-        this(tokenizer, documents, batch, ctx, heldOut, seed, 0);
+        this(tokenizer, documents, batch, ctx, heldOut, seed, 0, 0);
     }
 
     /**
-     * As above, with about {@code repeatedRandomFraction} of each training batch's windows replaced by repeated random
-     * tokens (see {@link #batch}); held-out windows are never altered.
+     * As above, with about {@code syntheticFraction} of each training batch's windows replaced by random tokens that
+     * repeat (see {@link #batch}): one block said again and again before step {@code spansFrom}, {@link RecurringSpans}
+     * from then on. Held-out windows are never altered.
      */
     public TokenWindows(Tokenizer tokenizer, Collection<String> documents, int batch, int ctx, double heldOut, long seed,
-                        double repeatedRandomFraction) {
+                        double syntheticFraction, long spansFrom) {
         int eot = tokenizer.eosTokenId().orElseThrow(() -> new IllegalArgumentException("The tokenizer needs an end-of-text token"));
         java.util.List<int[]> parts = new java.util.ArrayList<>();
         int length = 0;
@@ -58,13 +60,14 @@ public final class TokenWindows {
         if (trainEnd <= ctx || length - trainEnd <= ctx && heldOut > 0) {
             throw new IllegalArgumentException("The corpus has " + length + " tokens: too few for windows of " + ctx);
         }
-        if (ctx < 1 + 2 * MIN_BLOCK && repeatedRandomFraction > 0) {
+        if (ctx < 1 + 2 * MIN_BLOCK && syntheticFraction > 0) {
             throw new IllegalArgumentException("Repeated random windows need ctx >= " + (1 + 2 * MIN_BLOCK) + ", got " + ctx);
         }
         this.batch = batch;
         this.ctx = ctx;
         this.seed = seed;
-        this.repeatedRandomFraction = repeatedRandomFraction;
+        this.syntheticFraction = syntheticFraction;
+        this.spansFrom = spansFrom;
         this.vocab = tokenizer.vocabSize();
     }
 
@@ -73,19 +76,25 @@ public final class TokenWindows {
     }
 
     /**
-     * Training batch {@code step}: [batch, ctx]. A window chosen to be repeated random tokens is end-of-text, then one
-     * block of {@value #MIN_BLOCK} to {@value #MAX_BLOCK} ids drawn from [1, d_vocab − 1) (in a
-     * {@link dev.loupe.tokenize.SubsetTokenizer} that leaves out end-of-text and {@code <unk>}) said again and again
-     * to the end of the window. Copying from the last occurrence predicts all but the first block; the block length
-     * varies so that no fixed offset does. Text alone repeats itself too rarely for copying to pay off within a
-     * CPU-sized budget.
+     * Training batch {@code step}: [batch, ctx]. A window chosen to be synthetic is end-of-text, then ids drawn from
+     * [1, d_vocab − 1) (in a {@link dev.loupe.tokenize.SubsetTokenizer} that leaves out end-of-text and {@code <unk>}).
+     * Before step {@code spansFrom} it is one block of {@value #MIN_BLOCK} to {@value #MAX_BLOCK} ids said again and
+     * again to the end of the window: copying from the last occurrence predicts all but the first block, the block
+     * length varies so that no fixed offset does, and this easy, plentiful signal is what starts the induction circuit
+     * (text alone repeats itself too rarely for copying to pay off within a CPU-sized budget). From step
+     * {@code spansFrom} it is {@link RecurringSpans}: short spans recurring in fresh surroundings, which only a sharp
+     * previous-token head can exploit, so the circuit that formed on whole-window repetition sharpens.
      */
     public NDArray batch(long step) {
         Random random = new Random(seed * 1_000_003L + step);
         long[] ids = windowIds(random, 0, trainEnd);
         for (int b = 0; b < batch; b++) {
-            if (random.nextDouble() < repeatedRandomFraction) {
-                fillWithRepeatedBlock(ids, b * ctx, random);
+            if (random.nextDouble() < syntheticFraction) {
+                if (step < spansFrom) {
+                    fillWithRepeatedBlock(ids, b * ctx, random);
+                } else {
+                    RecurringSpans.fill(ids, b * ctx, ctx, 1, vocab - 1, tokens[0], random);
+                }
             }
         }
         return Tensors.ofLongs(ids, new Shape(batch, ctx));
