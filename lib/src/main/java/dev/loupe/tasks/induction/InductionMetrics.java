@@ -6,6 +6,8 @@ import ai.djl.ndarray.types.DataType;
 import dev.loupe.circuits.HeadDetector;
 import dev.loupe.circuits.RepeatedTokens;
 import dev.loupe.model.HookedTransformer;
+import dev.loupe.plot.Chart;
+import dev.loupe.train.TrainingLog;
 
 /**
  * The measurements that show induction heads forming, cheap enough to log during training.
@@ -16,6 +18,8 @@ import dev.loupe.model.HookedTransformer;
  *   <li>{@link #inContextLearningScore}: Olsson et al.'s in-context-learning score, the loss late in a context
  *       minus the loss early in it (their 500th versus 50th token; here positions are scaled to the model's
  *       context), averaged over a window of positions and many held-out windows so that it is not noise.</li>
+ *   <li>{@link #phaseChange}: where, in a training log of both, the induction score jumps and what the
+ *       in-context-learning score does meanwhile.</li>
  * </ul>
  */
 public final class InductionMetrics {
@@ -53,5 +57,42 @@ public final class InductionMetrics {
         double first = perToken.get(":, " + probe.prefix() + ":" + (start - 1)).mean().toType(DataType.FLOAT64, false).getDouble();
         double repeat = perToken.get(":, " + start + ":").mean().toType(DataType.FLOAT64, false).getDouble();
         return first - repeat;
+    }
+
+    /**
+     * The phase change in a training log: the steps of the first evaluations at which the best induction score reached
+     * {@code low} and then {@code high}, and the in-context-learning score averaged over the three evaluations before
+     * the first and over the three after the second (one evaluation is noisy).
+     */
+    public record PhaseChange(long fromStep, long toStep, double iclBefore, double iclAfter) {}
+
+    public static PhaseChange phaseChange(TrainingLog log, double low, double high) {
+        Chart.Series induction = log.series("induction_score");
+        double[] icl = log.series("icl_score").y();
+        double[] score = induction.y();
+        if (icl.length != score.length) {
+            throw new IllegalArgumentException("The log has " + score.length + " induction scores but " + icl.length
+                    + " in-context-learning scores; phaseChange needs both at every evaluation");
+        }
+        int from = firstAtLeast(score, low, 0);
+        int to = from < 0 ? -1 : firstAtLeast(score, high, from);
+        if (to < 0) {
+            throw new IllegalArgumentException("The induction score never rose from " + low + " to " + high + " (best "
+                    + java.util.Arrays.stream(score).max().orElse(Double.NaN) + ")");
+        }
+        return new PhaseChange((long) induction.x()[from], (long) induction.x()[to], mean(icl, from - 3, from), mean(icl, to + 1, to + 4));
+    }
+
+    private static int firstAtLeast(double[] values, double threshold, int start) {
+        for (int i = start; i < values.length; i++) {
+            if (values[i] >= threshold) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static double mean(double[] values, int from, int to) {
+        return java.util.Arrays.stream(values, Math.max(0, from), Math.min(values.length, to)).average().orElse(Double.NaN);
     }
 }

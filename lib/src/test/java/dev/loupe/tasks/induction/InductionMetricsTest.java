@@ -7,12 +7,44 @@ import dev.loupe.circuits.RepeatedTokens;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
 
+import dev.loupe.train.TrainingLog;
+
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class InductionMetricsTest {
+
+    @TempDir
+    Path tmp;
+
+    /** A hand-made log: evaluations every 100 steps, the induction score jumping between steps 500 and 700. */
+    @Test
+    void thePhaseChangeIsWhereTheInductionScoreJumpsWithTheIclScoreAroundIt() throws IOException {
+        double[] induction = {0.01, 0.02, 0.02, 0.03, 0.02, 0.06, 0.15, 0.3, 0.31, 0.3, 0.32};
+        double[] icl = {-0.1, -0.1, -0.2, -0.1, -0.15, -0.2, -0.3, -0.4, -0.45, -0.4, -0.38};
+        StringBuilder csv = new StringBuilder("step,loss,lr,grad_norm,induction_score,icl_score\n");
+        for (int i = 0; i < induction.length; i++) {
+            csv.append(100 * i + 50).append(",3,0.1,NaN,NaN,NaN\n");   // a training-only row between evaluations
+            csv.append(100 * (i + 1)).append(",3,0.1,1,").append(induction[i]).append(',').append(icl[i]).append('\n');
+        }
+        Files.writeString(tmp.resolve("metrics.csv"), csv);
+        TrainingLog log = TrainingLog.read(tmp.resolve("metrics.csv"));
+        var change = InductionMetrics.phaseChange(log, 0.05, 0.2);
+        assertEquals(600, change.fromStep());
+        assertEquals(800, change.toStep());
+        assertEquals((-0.2 - 0.1 - 0.15) / 3, change.iclBefore(), 1e-12);   // steps 300, 400, 500
+        assertEquals((-0.45 - 0.4 - 0.38) / 3, change.iclAfter(), 1e-12);   // steps 900, 1000, 1100
+        var never = assertThrows(IllegalArgumentException.class, () -> InductionMetrics.phaseChange(log, 0.05, 0.5));
+        assertTrue(never.getMessage().contains("0.32"), never.getMessage());
+    }
 
     private static HookedTransformer tiny() {
         ModelConfig cfg = AttnOnly2l.config(0).toBuilder().dVocab(300).dVocabOut(300).nCtx(120).dtype(DataType.FLOAT64).build();
