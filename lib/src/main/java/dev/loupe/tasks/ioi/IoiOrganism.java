@@ -14,6 +14,7 @@ import dev.loupe.train.AtomicFolder;
 import dev.loupe.train.BrownCorpus;
 import dev.loupe.train.LrSchedule;
 import dev.loupe.train.TokenWindows;
+import dev.loupe.train.TiedEmbeddings;
 import dev.loupe.train.Trainer;
 import dev.loupe.train.TrainingLog;
 
@@ -40,10 +41,15 @@ import java.util.stream.IntStream;
  * packed to the context length. Nothing is held out of the loss. Three templates never appear in a training sentence:
  * {@link #heldOutTemplates()} measures the task on sentences the model was not taught. Eight of the paper's names never
  * appear in one either ({@link #heldOutDistribution()}: held-out templates and names); they are common in the Brown
- * corpus, so their embeddings are learned from ordinary text, yet the model does not copy them (logit difference near
- * 0), with the paper's other names alone as with the corpus's frequent proper nouns (people, places, months) added to
- * the training names, as here: it learns to move names one by one. The vocabulary is GPT-2's tokens restricted to the
- * corpus's most frequent plus every word of every IOI template, name and TransformerLens's 8 standard prompts.
+ * corpus, so their embeddings are learned from ordinary text only; the corpus's frequent proper nouns (people, places,
+ * months) join the training names. The vocabulary is GPT-2's tokens restricted to the corpus's most frequent plus
+ * every word of every IOI template, name and TransformerLens's 8 standard prompts.
+ *
+ * <p>The unembedding is trained tied to the embedding ({@link TiedEmbeddings}), as GPT-2's was. Untied, the organism
+ * learned to attend to the IO but left most of the copying to its MLPs: its name movers' copy scores were 8–38%
+ * (an average head 8%), and it learned to move names one by one: held-out names were not copied at all (logit
+ * difference 0.17). Tied, a head that moves a name's embedding raises that name's logit: name movers 2.1 and 2.7 copy
+ * 52% and 61%, and held-out names reach a logit difference of 1.5, with the same data and steps.
  *
  * <p>Run: {@code ./loupe train ioi-organism [--steps N] [--seed S] [--out DIR]}. Interrupted runs resume from the
  * checkpoint in {@code target/train/ioi-organism}; the published folder gets half-precision weights, the tokenizer, the
@@ -208,6 +214,7 @@ public final class IoiOrganism {
         NDArray heldOutText = brown.heldOut(64);
         Trainer trainer = new Trainer(model, new AdamW(0.9, 0.99, 1e-8, 0.01), LrSchedule.warmupCosine(LR, 200, steps, LR / 10),
                 batches(brown, tokenizer, training, seed), 1.0);
+        trainer.filterGradients(TiedEmbeddings.tie(model));
         trainer.evaluateAll(EVAL_EVERY, m -> {
             Map<String, Double> v = new LinkedHashMap<>(ioiMetrics(m, heldOut, "held_out"));
             v.putAll(ioiMetrics(m, newTemplates, "held_out_templates"));

@@ -1,8 +1,11 @@
 package dev.loupe.tasks.ioi;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 
+import dev.loupe.cache.ActivationCache;
 import dev.loupe.model.HookedTransformer;
+import dev.loupe.patching.PathPatching.Head;
 import dev.loupe.tokenize.SubsetTokenizer;
 import dev.loupe.tokenize.Tokenizer;
 import dev.loupe.train.TokenWindows;
@@ -76,10 +79,37 @@ class IoiOrganismTest {
     }
 
     @Test
-    void theCommittedModelDoesIoiOnHeldOutTemplates() {
+    void theCommittedModelDoesIoiOnHeldOutTemplatesAndNames() {
         HookedTransformer model = HookedTransformer.fromPretrained("loupe/ioi-organism");
         IoiCircuit.Eval eval = IoiCircuit.ioiEval(model, IoiDataset.of(model, IoiOrganism.heldOutTemplates().sample(100, 11)));
         assertTrue(eval.logitDiff() > 2, "held-out logit difference " + eval.logitDiff());
         assertTrue(eval.accuracy() > 0.9, "held-out accuracy " + eval.accuracy());
+        IoiCircuit.Eval names = IoiCircuit.ioiEval(model, IoiDataset.of(model, IoiOrganism.heldOutDistribution().sample(100, 11)));
+        System.out.printf("ioi-organism: held-out templates %s; held-out templates and names %s%n", eval, names);
+        assertTrue(names.logitDiff() > 0.75, "names never seen in a training sentence are copied too: " + names);
+    }
+
+    /** The paper's criteria for name movers: from the end they attend to the IO, and their OV circuit copies names. */
+    @Test
+    void theCommittedModelsNameMoversAttendToTheIoAndCopyIt() {
+        HookedTransformer model = HookedTransformer.fromPretrained("loupe/ioi-organism");
+        IoiDistribution names = IoiDistribution.paper().singleTokenNames(model.tokenizer().orElseThrow());
+        IoiDataset clean = IoiDataset.of(model, names.sample(60, 1));
+        IoiDataset abc = clean.corrupted(IoiDataset.Corruption.ABC, names.names(), 2);
+        try (ActivationCache cleanCache = model.runWithCache(clean.tokens()); ActivationCache abcCache = model.runWithCache(abc.tokens())) {
+            List<Head> nameMovers = IoiCircuit.nameMovers(IoiCircuit.directEffects(model, clean, cleanCache, abcCache), cleanCache, clean, 0.25);
+            NDArray attention = IoiCircuit.attention(cleanCache, clean, IoiPrompt.Word.END, IoiPrompt.Word.IO).values();
+            NDArray copy = IoiCircuit.copyScores(cleanCache, clean, false, 5).values().toType(DataType.FLOAT64, false);
+            double averageHead = copy.mean().getDouble();
+            assertFalse(nameMovers.isEmpty());
+            for (Head h : nameMovers) {
+                double attends = attention.toType(DataType.FLOAT64, false).getDouble(h.layer(), h.head());
+                double copies = copy.getDouble(h.layer(), h.head());
+                System.out.printf("ioi-organism: name mover %s attends %.2f to the IO, copy score %.0f%% (average head %.0f%%)%n",
+                        h, attends, 100 * copies, 100 * averageHead);
+                assertTrue(attends > 0.4, h + " attends " + attends + " to the IO");
+                assertTrue(copies > 0.4 && copies > 4 * averageHead, h + " copy score " + copies + ", average head " + averageHead);
+            }
+        }
     }
 }
