@@ -61,7 +61,7 @@ public final class AttnOnly2l {
     public static final int VOCAB = 4096;
     public static final int CTX = 128;
     public static final int BATCH = 8;
-    public static final long STEPS = 10_000;
+    public static final long STEPS = 12_000;
     static final int D_MODEL = 128;
     static final int EVAL_EVERY = 100;
     static final double SYNTHETIC_FRACTION = 0.5;
@@ -140,10 +140,10 @@ public final class AttnOnly2l {
                       "steps": %d,
                       "tokens_seen": %d,
                       "tokens_per_second": %.0f,
-                      "data": "Brown corpus (npm %s), last 5%% of the token stream held out; %.0f%% of training windows are repeated random tokens",
+                      "data": "Brown corpus (npm %s), last 5%% of the token stream held out; %.0f%% of training windows are random tokens that repeat: one block end to end until step %d, recurring spans from then on",
                       "final": %s
                     }
-                    """, steps, seed, seed, steps, steps * BATCH * CTX, tokensPerSecond, BrownCorpus.PACKAGE, 100 * SYNTHETIC_FRACTION,
+                    """, steps, seed, seed, steps, steps * BATCH * CTX, tokensPerSecond, BrownCorpus.PACKAGE, 100 * SYNTHETIC_FRACTION, SPANS_FROM,
                     new com.google.gson.Gson().toJson(last));
             Files.writeString(dir.resolve("training.json"), about, StandardCharsets.UTF_8);
         });
