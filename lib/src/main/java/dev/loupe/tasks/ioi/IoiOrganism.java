@@ -13,8 +13,8 @@ import dev.loupe.train.AdamW;
 import dev.loupe.train.AtomicFolder;
 import dev.loupe.train.BrownCorpus;
 import dev.loupe.train.LrSchedule;
-import dev.loupe.train.TokenWindows;
 import dev.loupe.train.TiedEmbeddings;
+import dev.loupe.train.TokenWindows;
 import dev.loupe.train.Trainer;
 import dev.loupe.train.TrainingLog;
 
