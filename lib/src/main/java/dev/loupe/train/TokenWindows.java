@@ -61,7 +61,7 @@ public final class TokenWindows {
             throw new IllegalArgumentException("The corpus has " + length + " tokens: too few for windows of " + ctx);
         }
         if (ctx < 1 + 2 * MIN_BLOCK && syntheticFraction > 0) {
-            throw new IllegalArgumentException("Repeated random windows need ctx >= " + (1 + 2 * MIN_BLOCK) + ", got " + ctx);
+            throw new IllegalArgumentException("Synthetic windows need ctx >= " + (1 + 2 * MIN_BLOCK) + ", got " + ctx);
         }
         this.batch = batch;
         this.ctx = ctx;

@@ -73,6 +73,8 @@ public final class AttnOnly2l {
     static final double SYNTHETIC_FRACTION = 0.5;
     /** Synthetic windows repeat one block until this step, then are recurring spans ({@link TokenWindows#batch}). */
     public static final long SPANS_FROM = 7_000;
+    /** The first stage's cosine decays over this many steps, as in the all-repeated-blocks run whose phase change it keeps. */
+    static final long COSINE_STEPS = 12_000;
     static final double LR = 3e-3;
 
     private AttnOnly2l() {}
@@ -104,7 +106,7 @@ public final class AttnOnly2l {
         int bos = tokenizer.bosTokenId().getAsInt();
         RepeatedTokens probe = InductionMetrics.probe(model, 20, 50, bos, seed + 1);
         NDArray heldOut = windows.heldOut(128);
-        Trainer trainer = new Trainer(model, new AdamW(0.9, 0.99, 1e-8, 0.05), LrSchedule.warmupCosine(LR, 200, 12_000, LR / 10)
+        Trainer trainer = new Trainer(model, new AdamW(0.9, 0.99, 1e-8, 0.05), LrSchedule.warmupCosine(LR, 200, COSINE_STEPS, LR / 10)
                 .then(SPANS_FROM, LrSchedule.warmup(LR, 100)),
                 windows::batch, 1.0);
         trainer.evaluate("previous_token_score", EVAL_EVERY, m -> InductionMetrics.bestHeadScore(m, probe, HeadDetector.Kind.PREVIOUS_TOKEN, 0))

@@ -98,12 +98,13 @@ class IoiOrganismTest {
         IoiDataset abc = clean.corrupted(IoiDataset.Corruption.ABC, names.names(), 2);
         try (ActivationCache cleanCache = model.runWithCache(clean.tokens()); ActivationCache abcCache = model.runWithCache(abc.tokens())) {
             List<Head> nameMovers = IoiCircuit.nameMovers(IoiCircuit.directEffects(model, clean, cleanCache, abcCache), cleanCache, clean, 0.25);
-            NDArray attention = IoiCircuit.attention(cleanCache, clean, IoiPrompt.Word.END, IoiPrompt.Word.IO).values();
+            NDArray attention = IoiCircuit.attention(cleanCache, clean, IoiPrompt.Word.END, IoiPrompt.Word.IO).values()
+                    .toType(DataType.FLOAT64, false);
             NDArray copy = IoiCircuit.copyScores(cleanCache, clean, false, 5).values().toType(DataType.FLOAT64, false);
             double averageHead = copy.mean().getDouble();
             assertFalse(nameMovers.isEmpty());
             for (Head h : nameMovers) {
-                double attends = attention.toType(DataType.FLOAT64, false).getDouble(h.layer(), h.head());
+                double attends = attention.getDouble(h.layer(), h.head());
                 double copies = copy.getDouble(h.layer(), h.head());
                 System.out.printf("ioi-organism: name mover %s attends %.2f to the IO, copy score %.0f%% (average head %.0f%%)%n",
                         h, attends, 100 * copies, 100 * averageHead);
