@@ -3,6 +3,7 @@ package dev.loupe.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
@@ -45,6 +46,7 @@ final class AttentionMask {
             NDManager m = scores.getManager();
             bias = NDArrays.where(allowed, m.zeros(shape, scores.getDataType()),
                     m.full(shape, Float.NEGATIVE_INFINITY, scores.getDataType()));
+            NDScope.unregister(bias); // made inside the first block's scope, used by every block: the collector frees it
         }
         return scores.add(bias);
     }

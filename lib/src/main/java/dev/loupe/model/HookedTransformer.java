@@ -289,18 +289,45 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     }
 
     private NDArray blocksAndUnembed(int startLayer, NDArray residual, NDArray shortformerPos, AttentionMask attend,
-                                     Integer onlyPosition, KvCache cache) {
-        for (TransformerBlock block : blocks.subList(startLayer, blocks.size())) {
-            residual = block.forward(residual, shortformerPos, attend, cache);
-        }
-        if (onlyPosition != null) { // the final norm and unembedding act on each position alone
-            long p = onlyPosition < 0 ? residual.getShape().get(1) + onlyPosition : onlyPosition;
-            residual = residual.get(":, " + p + ":" + (p + 1) + ", :");
+                                     long[] unembedAt, KvCache cache) {
+        residual = runBlocks(startLayer, blocks.size(), residual, shortformerPos, attend, cache);
+        if (unembedAt != null) { // the final norm and unembedding act on each position alone
+            NDArray index = Tensors.ofLongs(unembedAt, new Shape(unembedAt.length, 1, 1))
+                    .broadcast(new Shape(unembedAt.length, 1, residual.getShape().get(2)));
+            residual = residual.gather(index, 1);
         }
         if (lnFinal != null) {
             residual = lnFinal.forward(residual);
         }
         return unembed.forward(residual);
+    }
+
+    private NDArray runBlocks(int startLayer, int stopAtLayer, NDArray residual, NDArray shortformerPos, AttentionMask attend,
+                              KvCache cache) {
+        for (TransformerBlock block : blocks.subList(startLayer, stopAtLayer)) {
+            residual = block.forward(residual, shortformerPos, attend, cache);
+        }
+        return residual;
+    }
+
+    /**
+     * Blocks {@code startLayer..stopAtLayer-1} only, from a residual stream taken as {@code startLayer}'s
+     * {@code hook_resid_pre}, with their hooks: the residual stream that enters block {@code stopAtLayer}
+     * (TransformerLens's {@code start_at_layer} and {@code stop_at_layer}). Work that needs activations of early
+     * layers only stops there.
+     */
+    public synchronized NDArray residualAt(int startLayer, int stopAtLayer, NDArray residual) {
+        if (startLayer < 0 || stopAtLayer < startLayer || stopAtLayer > cfg.nLayers()) {
+            throw new IllegalArgumentException("Need 0 <= startLayer <= stopAtLayer <= " + cfg.nLayers() + ", got " + startLayer
+                    + " and " + stopAtLayer);
+        }
+        Shape s = checkResidual(residual);
+        try (NDScope scope = new NDScope()) {
+            NDManager m = residual.getManager();
+            NDArray out = runBlocks(startLayer, stopAtLayer, residual, shortformerPositions(m, s), AttentionMask.causal(m, s.get(1), null), null);
+            NDScope.unregister(out);
+            return out;
+        }
     }
 
     /**
@@ -314,28 +341,50 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     }
 
     /**
-     * As {@link #forwardFromLayer(int, NDArray)}, but unembeds only position {@code onlyPosition} (negative counts
-     * from the end; null for all): logits [batch, 1, d_vocab_out]. The final layer norm's hooks then see that
-     * position alone.
+     * As {@link #forwardFromLayer(int, NDArray)}, but unembeds only position {@code unembedAt[i]} of row i (null for
+     * all positions): logits [batch, 1, d_vocab_out]. The final layer norm's hooks then see those positions alone.
+     * A metric that reads one position per prompt needs no more, and a vocabulary of 50,257 makes the logits of
+     * every position the largest array of a batched patching run.
      */
-    public synchronized NDArray forwardFromLayer(int startLayer, NDArray residual, Integer onlyPosition) {
+    public synchronized NDArray forwardFromLayer(int startLayer, NDArray residual, long[] unembedAt) {
         if (startLayer < 0 || startLayer > cfg.nLayers()) {
             throw new IllegalArgumentException("startLayer must be in [0, " + cfg.nLayers() + "], got " + startLayer);
         }
+        Shape s = checkResidual(residual);
+        if (unembedAt != null) {
+            if (unembedAt.length != s.get(0)) {
+                throw new IllegalArgumentException("unembedAt names a position for " + unembedAt.length + " rows but the residual"
+                        + " stream " + s + " has " + s.get(0));
+            }
+            for (int i = 0; i < unembedAt.length; i++) {
+                if (unembedAt[i] < 0 || unembedAt[i] >= s.get(1)) {
+                    throw new IllegalArgumentException("unembedAt[" + i + "] = " + unembedAt[i] + " is not a position of the"
+                            + " residual stream " + s);
+                }
+            }
+        }
+        try (NDScope scope = new NDScope()) {
+            NDManager m = residual.getManager();
+            NDArray logits = blocksAndUnembed(startLayer, residual, shortformerPositions(m, s), AttentionMask.causal(m, s.get(1), null),
+                    unembedAt, null);
+            NDScope.unregister(logits);
+            return logits;
+        }
+    }
+
+    private Shape checkResidual(NDArray residual) {
         Shape s = residual.getShape();
         if (s.dimension() != 3 || s.get(2) != cfg.dModel() || s.get(1) > cfg.nCtx()) {
             throw new IllegalArgumentException("The residual stream must be [batch, pos <= " + cfg.nCtx() + ", "
                     + cfg.dModel() + "], got " + s);
         }
-        try (NDScope scope = new NDScope()) {
-            NDManager m = residual.getManager();
-            long pos = s.get(1);
-            NDArray shortformerPos = cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER
-                    ? posEmbed.table(m.arange(pos), s.get(0)) : null;
-            NDArray logits = blocksAndUnembed(startLayer, residual, shortformerPos, AttentionMask.causal(m, pos, null), onlyPosition, null);
-            NDScope.unregister(logits);
-            return logits;
-        }
+        return s;
+    }
+
+    /** Shortformer models add positions to the inputs of queries and keys in every block; null for the others. */
+    private NDArray shortformerPositions(NDManager m, Shape residual) {
+        return cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER
+                ? posEmbed.table(m.arange(residual.get(1)), residual.get(0)) : null;
     }
 
     private NDArray checkTokens(NDArray tokens) {

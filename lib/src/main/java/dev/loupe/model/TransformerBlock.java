@@ -1,6 +1,7 @@
 package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
 
 import dev.loupe.hook.HookPoint;
 import dev.loupe.model.ModelConfig.Normalization;
@@ -42,9 +43,26 @@ final class TransformerBlock {
         hookResidPost = hooks.point(prefix + "hook_resid_post");
     }
 
-    /** shortformerPos: positional embedding added to queries' and keys' inputs only, or null; cache may be null. */
+    /**
+     * shortformerPos: positional embedding added to queries' and keys' inputs only, or null; cache may be null.
+     * The block's temporaries are freed when it ends, not when the whole forward pass does, so a pass needs one
+     * block's working memory rather than every block's (what hooks and caches kept is theirs, see HookPoint).
+     */
     NDArray forward(NDArray resid, NDArray shortformerPos, AttentionMask mask, KvCache cache) {
+        // The input belongs to the enclosing scope: a cache or hook keeping it must take it from there.
         NDArray residPre = hookResidPre.apply(resid);
+        NDArray out;
+        try (NDScope scope = new NDScope()) {
+            out = residualAfter(residPre, shortformerPos, mask, cache);
+            NDScope.unregister(out);
+        }
+        if (!hookResidPost.isActive()) {
+            NDScope.register(out); // a plain temporary of the enclosing forward pass
+        }
+        return out;
+    }
+
+    private NDArray residualAfter(NDArray residPre, NDArray shortformerPos, AttentionMask mask, KvCache cache) {
         NDArray x = ln1 != null ? ln1.forward(residPre) : residPre;
         NDArray qk = shortformerPos != null ? x.add(shortformerPos) : x;
         NDArray attnOut = hookAttnOut.apply(attn.forward(qk, qk, x, mask, cache));

@@ -17,11 +17,25 @@ public final class Metrics {
     private Metrics() {}
 
     /**
-     * A metric that reads the logits at one position only. Sweeps then unembed just that position and hand the
-     * metric logits [batch, 1, vocab], which it reads at index 0.
+     * A metric that reads each prompt's logits at one position only (its last real token, say). Sweeps then unembed
+     * just those positions and hand the metric logits [batch, 1, vocab], which it reads at index 0; given the logits
+     * of every position [batch, pos, vocab] it reads the positions itself.
      */
-    public interface AtPosition extends Function<NDArray, NDArray> {
+    public interface AtPositions extends Function<NDArray, NDArray> {
+        /** The position read in each of the {@code batch} rows of a run of {@code pos} positions. */
+        long[] positions(long batch, long pos);
+    }
+
+    /** A metric that reads the same position (negative counts from the end) in every row. */
+    public interface AtPosition extends AtPositions {
         int position();
+
+        @Override
+        default long[] positions(long batch, long pos) {
+            long[] at = new long[Math.toIntExact(batch)];
+            java.util.Arrays.fill(at, position() < 0 ? pos + position() : position());
+            return at;
+        }
     }
 
     private static AtPosition at(int pos, Function<NDArray, NDArray> f) {
@@ -34,6 +48,44 @@ public final class Metrics {
             @Override
             public int position() {
                 return pos;
+            }
+        };
+    }
+
+    /** {@code f} as a metric that reads row i at {@code positions[i]}; {@code f} must handle both shapes of logits. */
+    public static AtPositions atPositions(long[] positions, Function<NDArray, NDArray> f) {
+        long[] own = positions.clone();
+        return reading(f, (batch, pos) -> {
+            if (batch != own.length) {
+                throw new IllegalArgumentException("This metric reads " + own.length + " prompts, one position each, but the"
+                        + " run has " + batch + " rows");
+            }
+            return own.clone();
+        });
+    }
+
+    /** {@code f}, reading the positions {@code metric} reads (a metric built on another keeps its positions). */
+    public static Function<NDArray, NDArray> readingAs(Function<NDArray, NDArray> metric, Function<NDArray, NDArray> f) {
+        if (metric instanceof AtPosition p) {
+            return at(p.position(), f);
+        }
+        return metric instanceof AtPositions p ? reading(f, p::positions) : f;
+    }
+
+    private interface Positions {
+        long[] of(long batch, long pos);
+    }
+
+    private static AtPositions reading(Function<NDArray, NDArray> f, Positions positions) {
+        return new AtPositions() {
+            @Override
+            public NDArray apply(NDArray logits) {
+                return f.apply(logits);
+            }
+
+            @Override
+            public long[] positions(long batch, long pos) {
+                return positions.of(batch, pos);
             }
         };
     }
@@ -75,7 +127,7 @@ public final class Metrics {
             NDArray m = metric.apply(logits);
             return m.sub(corrupted).div(Tensors.scalar(clean - corrupted, m.getDataType()));
         };
-        return metric instanceof AtPosition p ? at(p.position(), f) : f;
+        return readingAs(metric, f);
     }
 
     private static NDArray atPosition(NDArray logits, int pos, int batch) {

@@ -13,6 +13,7 @@ import dev.loupe.hook.Hook;
 import dev.loupe.model.HookSession;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
+import dev.loupe.tensor.MemoryBudget;
 import dev.loupe.tensor.Tensors;
 
 import java.util.ArrayList;
@@ -26,14 +27,12 @@ import java.util.function.Function;
  * (does restoring this activation restore the behaviour?); with tokens = clean and source = a corrupted cache,
  * noising (does breaking it break the behaviour?).
  *
- * <p>Each layer's patches run as one batch (patch index folded into the batch dimension, in memory-bounded
- * chunks) starting from the target run's cached {@code resid_pre} of that layer, since a patch at layer l
- * cannot change anything below it. The result equals one forward pass per patch.
+ * <p>Each layer's patches run as one batch (patch index folded into the batch dimension) starting from the target
+ * run's cached {@code resid_pre} of that layer, since a patch at layer l cannot change anything below it, in chunks
+ * that fit the {@link MemoryBudget}. A metric that reads one position per prompt ({@link Metrics.AtPositions}) gets
+ * only those positions unembedded. The result equals one forward pass per patch.
  */
 public final class Patching {
-
-    /** Patched forward passes run together up to this many activation bytes (a rough bound). */
-    private static final long CHUNK_BYTES = Long.getLong("loupe.patching.chunkBytes", 1L << 30);
 
     private Patching() {}
 
@@ -127,15 +126,23 @@ public final class Patching {
             case HEAD -> heads;
             case POSITION_AND_HEAD -> pos * heads;
         };
-        long perRunBytes = batch * pos * (12L * cfg.dModel() + 2L * Math.max(cfg.dMlp(), 1) + 3L * heads * pos) * 4 * cfg.nLayers();
-        int chunk = (int) Math.max(1, Math.min(cells, CHUNK_BYTES / Math.max(1, perRunBytes)));
+        long[] unembedAt = metric instanceof Metrics.AtPositions p ? p.positions(batch, pos) : null;
+        MemoryBudget budget = MemoryBudget.forWork("Patching " + act);
+        budget.requireUnitFits(copyLowerBound(cfg, source.logits().getDataType(), batch, pos, unembedAt != null),
+                "patched copy of the batch (" + batch + " prompts of " + pos + " positions)");
         double[] values = new double[cfg.nLayers() * cells];
-        for (int layer = 0; layer < cfg.nLayers(); layer++) {
+        for (int l = 0; l < cfg.nLayers(); l++) {
+            int layer = l;
             String name = ActNames.actName(act, layer);
             NDArray clean = source.get(name);
-            for (int first = 0; first < cells; first += chunk) {
-                int count = Math.min(chunk, cells - first);
-                double[] scores = patchedRuns(model, layer, residPre.get(layer), name, clean, slice, pos, first, count, batch, metric);
+            NDArray from = residPre.get(layer);
+            int count;
+            for (int first = 0; first < cells; first += count) {
+                count = budget.nextChunk(cells - first);
+                int chunkFirst = first;
+                int chunk = count;
+                double[] scores = budget.measure(count, () -> patchedRuns(model, layer, from, name, clean, slice, pos, chunkFirst,
+                        chunk, batch, unembedAt, metric));
                 System.arraycopy(scores, 0, values, layer * cells + first, count);
             }
         }
@@ -160,7 +167,8 @@ public final class Patching {
 
     /** Patches cells first..first+count-1 of one layer, one per copy of the batch, in a single forward pass. */
     private static double[] patchedRuns(HookedTransformer model, int layer, NDArray residPre, String name, NDArray clean,
-                                        Slice slice, int pos, int first, int count, long batch, Function<NDArray, NDArray> metric) {
+                                        Slice slice, int pos, int first, int count, long batch, long[] unembedAt,
+                                        Function<NDArray, NDArray> metric) {
         try (NDScope scope = new NDScope()) {
             NDArray tiled = tile(residPre, count);
             Hook patch = Hook.of(name, (activation, hook) -> {
@@ -171,13 +179,35 @@ public final class Patching {
                 NDArray source = clean.expandDims(0).broadcast(byCopy.getShape());
                 return NDArrays.where(mask, source, byCopy).reshape(s);
             });
-            Integer onlyPosition = metric instanceof Metrics.AtPosition p ? p.position() : null;
             NDArray logits;
             try (HookSession session = model.hooks(patch)) {
-                logits = model.forwardFromLayer(layer, tiled, onlyPosition);
+                logits = model.forwardFromLayer(layer, tiled, tile(unembedAt, count));
             }
             return scores(logits, count, batch, metric);
         }
+    }
+
+    /**
+     * Bytes one patched copy of the batch cannot do without: its logits (at the metric's positions, or all) and the
+     * residual stream of each layer it runs through. The real need is larger (measured as the work runs); this
+     * refuses a batch that could never fit before anything is allocated.
+     */
+    static long copyLowerBound(ModelConfig cfg, DataType type, long batch, long pos, boolean onePositionPerRow) {
+        long logits = batch * (onePositionPerRow ? 1 : pos) * cfg.dVocabOut();
+        long residuals = batch * pos * cfg.dModel() * (cfg.nLayers() + 1L);
+        return (logits + residuals) * type.getNumOfBytes();
+    }
+
+    /** Each row's unembedded position, for {@code copies} copies of the batch; null stays null (every position). */
+    static long[] tile(long[] perRow, int copies) {
+        if (perRow == null) {
+            return null;
+        }
+        long[] tiled = new long[perRow.length * copies];
+        for (int i = 0; i < copies; i++) {
+            System.arraycopy(perRow, 0, tiled, i * perRow.length, perRow.length);
+        }
+        return tiled;
     }
 
     /** [batch, ...] repeated as [copies · batch, ...], copy-major: one copy of the run per patch. */

@@ -2,7 +2,6 @@ package dev.loupe.patching;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 
@@ -12,6 +11,7 @@ import dev.loupe.hook.Hook;
 import dev.loupe.model.HookSession;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
+import dev.loupe.tensor.MemoryBudget;
 import dev.loupe.tensor.Tensors;
 
 import java.util.ArrayList;
@@ -25,7 +25,10 @@ import java.util.function.Function;
  * its value in {@code target} (the cache of the run on {@code tokens}); MLPs recompute. With tokens = clean and
  * source = corrupted this is the paper's noising direction; swap them for denoising.
  *
- * <p>Every head is tried as the sender; one batch per sender layer, starting from that layer's cached residual.
+ * <p>Every head is tried as the sender: the senders of one layer run as copies of the batch in one forward pass
+ * starting from that layer's cached residual, in chunks that fit the {@link MemoryBudget}; runs toward receivers
+ * stop at the last receiver's layer, and a metric that reads one position per prompt ({@link Metrics.AtPositions})
+ * gets only those positions unembedded.
  */
 public final class PathPatching {
 
@@ -42,13 +45,8 @@ public final class PathPatching {
     /** metric(logits) with each head [layer, head] as the sender, reaching the logits through no other head. */
     public static PatchingResult toLogits(HookedTransformer model, NDArray tokens, ActivationCache target, ActivationCache source,
                                           Function<NDArray, NDArray> metric) {
-        ModelConfig cfg = model.config();
-        double[] values = new double[cfg.nLayers() * cfg.nHeads()];
-        for (int layer = 0; layer < cfg.nLayers(); layer++) {
-            double[] scores = sendersOfLayer(model, tokens, target, source, layer, List.of(), null, metric);
-            System.arraycopy(scores, 0, values, layer * cfg.nHeads(), cfg.nHeads());
-        }
-        return result("Path patching to the logits", model, cfg.nLayers(), values);
+        return result("Path patching to the logits", model, sweep(model, tokens, target, source, model.config().nLayers(),
+                List.of(), null, metric));
     }
 
     /**
@@ -65,31 +63,60 @@ public final class PathPatching {
         if (receivers.isEmpty()) {
             throw new IllegalArgumentException("Name at least one receiver head");
         }
-        ModelConfig cfg = model.config();
         int firstReceiver = receivers.stream().mapToInt(Head::layer).min().getAsInt();
-        double[] values = new double[cfg.nLayers() * cfg.nHeads()];
-        java.util.Arrays.fill(values, Double.NaN);
-        for (int layer = 0; layer < firstReceiver; layer++) {
-            double[] scores = sendersOfLayer(model, tokens, target, source, layer, receivers, input, metric);
-            System.arraycopy(scores, 0, values, layer * cfg.nHeads(), cfg.nHeads());
-        }
-        return result("Path patching to " + receivers + " " + input, model, cfg.nLayers(), values);
+        return result("Path patching to " + receivers + " " + input, model,
+                sweep(model, tokens, target, source, firstReceiver, receivers, input, metric));
     }
 
-    /** One copy of the run per head of {@code layer}, that head the sender in its copy. */
-    private static double[] sendersOfLayer(HookedTransformer model, NDArray tokens, ActivationCache target, ActivationCache source,
-                                           int layer, List<Head> receivers, String input, Function<NDArray, NDArray> metric) {
+    /** Every head of the layers below {@code senderLayers} as the sender; [layer, head] flat, NaN above. */
+    private static double[] sweep(HookedTransformer model, NDArray tokens, ActivationCache target, ActivationCache source,
+                                  int senderLayers, List<Head> receivers, String input, Function<NDArray, NDArray> metric) {
         ModelConfig cfg = model.config();
-        int copies = cfg.nHeads();
+        int heads = cfg.nHeads();
         long batch = tokens.getShape().get(0);
+        long pos = tokens.getShape().get(1);
+        long[] unembedAt = metric instanceof Metrics.AtPositions p ? p.positions(batch, pos) : null;
+        MemoryBudget budget = MemoryBudget.forWork("Path patching");
+        budget.requireUnitFits(Patching.copyLowerBound(cfg, target.logits().getDataType(), batch, pos, unembedAt != null),
+                "sender's copy of the batch (" + batch + " prompts of " + pos + " positions)");
+        double[] values = new double[cfg.nLayers() * heads];
+        java.util.Arrays.fill(values, Double.NaN);
+        for (int layer = 0; layer < senderLayers; layer++) {
+            int count;
+            for (int first = 0; first < heads; first += count) {
+                count = budget.nextChunk(heads - first);
+                Senders senders = new Senders(layer, first, count, batch);
+                double[] scores = budget.measure(count, () -> run(model, target, source, senders, receivers, input, unembedAt, metric));
+                System.arraycopy(scores, 0, values, layer * heads + first, count);
+            }
+        }
+        return values;
+    }
+
+    /** Heads first..first+count-1 of {@code layer}, one per copy of a batch of {@code batch} prompts. */
+    private record Senders(int layer, int first, int count, long batch) {}
+
+    /** One copy of the run per sender, that head patched from the source in its copy. */
+    private static double[] run(HookedTransformer model, ActivationCache target, ActivationCache source, Senders senders,
+                                List<Head> receivers, String input, long[] unembedAt, Function<NDArray, NDArray> metric) {
+        int copies = senders.count();
+        int layer = senders.layer();
+        long[] unembedTiled = Patching.tile(unembedAt, copies);
+        int stop = receivers.isEmpty() ? model.config().nLayers() : receivers.stream().mapToInt(Head::layer).max().getAsInt() + 1;
         try (NDScope scope = new NDScope()) {
-            // Step 1: senders patched, every other head frozen to the target run.
+            // Step 1: senders patched, every other head frozen to the target run, up to the last receiver.
             List<Hook> hooks = new ArrayList<>();
-            for (int l = layer; l < cfg.nLayers(); l++) {
+            for (int l = layer; l < stop; l++) {
                 String name = ActNames.actName("z", l);
                 NDArray frozen = Patching.tile(target.get(name), copies);
-                NDArray patched = l == layer ? senderPerCopy(frozen, source.get(name), copies, batch) : frozen;
+                NDArray patched = l == layer ? senderPerCopy(frozen, source.get(name), senders) : frozen;
                 hooks.add(Hook.of(name, (z, h) -> patched));
+            }
+            NDArray residPre = Patching.tile(target.get("resid_pre", layer), copies);
+            if (receivers.isEmpty()) {
+                try (HookSession session = model.hooks(hooks.toArray(Hook[]::new))) {
+                    return Patching.scores(model.forwardFromLayer(layer, residPre, unembedTiled), copies, senders.batch(), metric);
+                }
             }
             // By receiver, not in the order hooks fire: receivers in a later layer may be listed first.
             NDArray[] captured = new NDArray[receivers.size()];
@@ -101,9 +128,8 @@ public final class PathPatching {
                     return null;
                 }));
             }
-            NDArray logits = run(model, layer, Patching.tile(target.get("resid_pre", layer), copies), hooks);
-            if (receivers.isEmpty()) {
-                return Patching.scores(logits, copies, batch, metric);
+            try (HookSession session = model.hooks(hooks.toArray(Hook[]::new))) {
+                model.residualAt(layer, stop, residPre);
             }
             // Step 2: only the receivers' inputs changed, in a fresh run from their layer.
             int first = receivers.stream().mapToInt(Head::layer).min().getAsInt();
@@ -117,32 +143,30 @@ public final class PathPatching {
                     return copy;
                 }));
             }
-            NDArray finalLogits = run(model, first, Patching.tile(target.get("resid_pre", first), copies), receiverHooks);
-            return Patching.scores(finalLogits, copies, batch, metric);
+            try (HookSession session = model.hooks(receiverHooks.toArray(Hook[]::new))) {
+                NDArray logits = model.forwardFromLayer(first, Patching.tile(target.get("resid_pre", first), copies), unembedTiled);
+                return Patching.scores(logits, copies, senders.batch(), metric);
+            }
         }
     }
 
-    private static NDArray run(HookedTransformer model, int layer, NDArray residPre, List<Hook> hooks) {
-        try (HookSession session = model.hooks(hooks.toArray(Hook[]::new))) {
-            return model.forwardFromLayer(layer, residPre);
-        }
-    }
-
-    /** Frozen z [copies · batch, pos, head, d_head] with head i of copy i taken from the source run. */
-    private static NDArray senderPerCopy(NDArray frozen, NDArray source, int copies, long batch) {
+    /** Frozen z [copies · batch, pos, head, d_head] with head first + i of copy i taken from the source run. */
+    private static NDArray senderPerCopy(NDArray frozen, NDArray source, Senders senders) {
         Shape s = frozen.getShape();
-        NDArray byCopy = frozen.reshape(new Shape(copies, batch).addAll(s.slice(1)));
-        boolean[] on = new boolean[copies * copies];
+        int copies = senders.count();
+        int heads = (int) s.get(2);
+        NDArray byCopy = frozen.reshape(new Shape(copies, senders.batch()).addAll(s.slice(1)));
+        boolean[] on = new boolean[copies * heads];
         for (int i = 0; i < copies; i++) {
-            on[i * copies + i] = true;
+            on[i * heads + senders.first() + i] = true;
         }
-        NDArray mask = Tensors.ofBooleans(on, new Shape(copies, 1, 1, copies, 1)).broadcast(byCopy.getShape());
+        NDArray mask = Tensors.ofBooleans(on, new Shape(copies, 1, 1, heads, 1)).broadcast(byCopy.getShape());
         NDArray fromSource = source.expandDims(0).broadcast(byCopy.getShape());
         return NDArrays.where(mask, fromSource, byCopy).reshape(s);
     }
 
-
-    private static PatchingResult result(String title, HookedTransformer model, int layers, double[] values) {
+    private static PatchingResult result(String title, HookedTransformer model, double[] values) {
+        int layers = model.config().nLayers();
         int heads = model.config().nHeads();
         return new PatchingResult(title, Tensors.ofDoubles(values, new Shape(layers, heads)), List.of("layer", "head"),
                 List.of(Patching.numbered("", layers), Patching.numbered("H", heads)));

@@ -50,6 +50,7 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
     private final ConcurrentHashMap<String, Release> releases = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Release> unreachable = new ConcurrentLinkedQueue<>();
     private final AtomicLong liveBytes = new AtomicLong();
+    private final AtomicLong peakBytes = new AtomicLong();
     private final long minCollectBytes;
     private volatile long collectAtBytes;
 
@@ -60,6 +61,16 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
 
     long liveBytes() {
         return liveBytes.get();
+    }
+
+    /** The most bytes live at once since the last {@link #resetPeak()}. */
+    long peakBytes() {
+        return peakBytes.get();
+    }
+
+    /** Starts a new high-water mark at what is live now. */
+    void resetPeak() {
+        peakBytes.set(liveBytes.get());
     }
 
     int liveArrays() {
@@ -76,7 +87,8 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         Release release = new Release(handleOf(array), bytes, id);
         releases.put(id, release);
         release.cleanable = CLEANER.register(array, release);
-        liveBytes.addAndGet(bytes);
+        long live = liveBytes.addAndGet(bytes);
+        peakBytes.accumulateAndGet(live, Math::max);
         drain();
         if (liveBytes.get() > collectAtBytes) {
             collect();

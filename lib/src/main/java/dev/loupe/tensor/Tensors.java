@@ -62,6 +62,19 @@ public final class Tensors {
         RESOURCES.collectNow();
     }
 
+    /**
+     * The most native bytes Loupe arrays held at once since the last {@link #resetPeak()}: what a piece of work
+     * needed at its worst, as {@code torch.cuda.max_memory_allocated} tells on a GPU.
+     */
+    public static long peakBytes() {
+        return RESOURCES.peakBytes();
+    }
+
+    /** Starts a new high-water mark for {@link #peakBytes()} at what is live now. */
+    public static void resetPeak() {
+        RESOURCES.resetPeak();
+    }
+
     /** Number of live Loupe arrays. */
     public static int liveArrays() {
         return RESOURCES.liveArrays();

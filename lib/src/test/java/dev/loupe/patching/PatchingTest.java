@@ -9,6 +9,7 @@ import dev.loupe.ReferenceCase;
 import dev.loupe.cache.ActivationCache;
 import dev.loupe.hook.Hook;
 import dev.loupe.model.HookedTransformer;
+import dev.loupe.tensor.BudgetRuns;
 import dev.loupe.tensor.Tensors;
 
 import org.junit.jupiter.params.ParameterizedTest;
@@ -19,6 +20,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -72,6 +74,23 @@ class PatchingTest {
                     assertEquals(expected, result.values().getDouble(layer, pos), 1e-4, act + " layer " + layer + " pos " + pos);
                 }
             }
+        }
+    }
+
+    @Test
+    void aMetricReadingOnePositionPerPromptGivesTheSameSweepInChunksOfAnySize() {
+        // Prompt 0 read at position 5, prompt 1 at 11: only those two positions need unembedding.
+        Function<NDArray, NDArray> everyPosition = logits -> logits.get("0, 5, 3").sub(logits.get("1, 11, 50"));
+        Function<NDArray, NDArray> atEnds = Metrics.atPositions(new long[] {5, 11}, logits -> logits.getShape().get(1) == 1
+                ? logits.get("0, 0, 3").sub(logits.get("1, 0, 50")) : everyPosition.apply(logits));
+        try (ActivationCache cleanCache = model.runWithCache(clean)) {
+            double[] expected = Patching.residPre(model, corrupted, cleanCache, everyPosition).values().toDoubleArray();
+            var large = BudgetRuns.under("16g", () -> Patching.residPre(model, corrupted, cleanCache, atEnds));
+            long budget = large.peakBytes() / 4; // the large run took one cell alone, then the other 11 at once
+            var small = BudgetRuns.under(String.valueOf(budget), () -> Patching.residPre(model, corrupted, cleanCache, atEnds));
+            assertArrayEquals(expected, large.result().values().toDoubleArray(), 1e-5);
+            assertArrayEquals(expected, small.result().values().toDoubleArray(), 1e-5);
+            assertTrue(small.peakBytes() <= budget, "peak " + small.peakBytes() + " over the budget " + budget);
         }
     }
 

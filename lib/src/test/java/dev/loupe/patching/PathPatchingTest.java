@@ -8,6 +8,8 @@ import dev.loupe.ReferenceCase;
 import dev.loupe.cache.ActivationCache;
 import dev.loupe.hook.Hook;
 import dev.loupe.model.HookedTransformer;
+import dev.loupe.tensor.BudgetRuns;
+import dev.loupe.tensor.MemoryBudgetException;
 
 import org.junit.jupiter.api.Test;
 
@@ -15,7 +17,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -111,6 +115,27 @@ class PathPatchingTest {
             assertEquals(sorted.getDouble(0, 1), reversed.getDouble(0, 1), 1e-12);
             NDArray unchanged = PathPatching.toReceivers(deep, clean, target, target, List.of(later, earlier), "q", metric).values();
             assertEquals(metric.apply(target.logits()).getDouble(), unchanged.getDouble(0, 1), 1e-9, "source = target changes nothing");
+        }
+    }
+
+    @Test
+    void aSmallMemoryBudgetRunsTheSendersInSmallerChunksWithTheSameResults() {
+        List<PathPatching.Head> receivers = List.of(new PathPatching.Head(1, 2));
+        try (ActivationCache target = model.runWithCache(clean); ActivationCache source = model.runWithCache(corrupted)) {
+            // With room for everything, one sender runs alone (measured) and the other three together.
+            var large = BudgetRuns.under("16g", () -> PathPatching.toLogits(model, clean, target, source, metric));
+            long perSender = large.peakBytes() / 3;
+            var small = BudgetRuns.under(String.valueOf(perSender * 2), () -> PathPatching.toLogits(model, clean, target, source, metric));
+            assertTrue(small.peakBytes() <= perSender * 2, "peak " + small.peakBytes() + " over the budget " + perSender * 2);
+            assertTrue(small.peakBytes() < large.peakBytes(), small.peakBytes() + " vs " + large.peakBytes());
+            assertArrayEquals(large.result().values().toDoubleArray(), small.result().values().toDoubleArray(), 1e-12);
+            var toQ = BudgetRuns.under("16g", () -> PathPatching.toReceivers(model, clean, target, source, receivers, "q", metric));
+            var toQSmall = BudgetRuns.under(String.valueOf(perSender * 2),
+                    () -> PathPatching.toReceivers(model, clean, target, source, receivers, "q", metric));
+            assertArrayEquals(toQ.result().values().toDoubleArray(), toQSmall.result().values().toDoubleArray(), 1e-12);
+            MemoryBudgetException refused = assertThrows(MemoryBudgetException.class,
+                    () -> BudgetRuns.under("1k", () -> PathPatching.toLogits(model, clean, target, source, metric)));
+            assertTrue(refused.getMessage().startsWith("Path patching: one sender's copy of the batch"), refused.getMessage());
         }
     }
 }

@@ -15,6 +15,7 @@ import dev.loupe.model.HookSession;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
 import dev.loupe.patching.Ablations;
+import dev.loupe.patching.Metrics;
 import dev.loupe.patching.PathPatching;
 import dev.loupe.patching.PathPatching.Head;
 import dev.loupe.patching.PatchingResult;
@@ -165,10 +166,10 @@ public final class IoiCircuit {
      */
     public static Function<NDArray, NDArray> relativeChange(IoiDataset data, double clean) {
         Function<NDArray, NDArray> diff = data.logitDiff();
-        return logits -> {
+        return Metrics.readingAs(diff, logits -> {
             NDArray d = diff.apply(logits);
             return d.sub(Tensors.scalar(clean, d.getDataType())).div(Tensors.scalar(Math.abs(clean), d.getDataType()));
-        };
+        });
     }
 
     /**

@@ -271,31 +271,29 @@ public final class IoiDataset implements Displayable {
 
     /**
      * The logit difference, logit(IO) − logit(S), of each prompt at its last token: [n]. Takes logits [n, pos, vocab],
-     * or [n, 1, vocab] already at the last position.
+     * or [n, 1, vocab] already at each prompt's last token (what sweeps unembed for {@link #logitDiff()}).
      */
     public NDArray logitDiffs(NDArray logits) {
         Shape s = logits.getShape();
         NDArray last;
-        if (s.dimension() == 3 && s.get(1) == length) {
+        if (s.dimension() == 3 && s.get(0) == size() && s.get(1) == length) {
             last = at(logits, 1, Word.END);
-        } else if (s.dimension() == 3 && s.get(1) == 1 && endsAligned()) {
+        } else if (s.dimension() == 3 && s.get(0) == size() && s.get(1) == 1) {
             last = logits.get(":, 0, :");
         } else {
-            throw new IllegalArgumentException("Expected logits [" + size() + ", " + length + ", vocab]"
-                    + (endsAligned() ? " or [" + size() + ", 1, vocab]" : "") + ", got " + s);
+            throw new IllegalArgumentException("Expected logits [" + size() + ", " + length + ", vocab] or [" + size()
+                    + ", 1, vocab] (each prompt at its last token), got " + s);
         }
         return last.gather(column(ioTokens), 1).sub(last.gather(column(sTokens), 1)).squeeze(1);
     }
 
     /**
-     * The mean logit difference as a metric for patching sweeps. When every prompt ends at the last position it is
-     * {@link Metrics#logitDiff}, which lets sweeps unembed that position only.
+     * The mean logit difference as a metric for patching sweeps. It reads each prompt at its own last token only, so
+     * sweeps unembed just those positions.
      */
     public Function<NDArray, NDArray> logitDiff() {
-        if (endsAligned()) {
-            return Metrics.logitDiff(ioTokens, sTokens);
-        }
-        return logits -> logitDiffs(logits).mean();
+        long[] ends = Arrays.stream(positions.get(Word.END)).asLongStream().toArray();
+        return Metrics.atPositions(ends, logits -> logitDiffs(logits).mean());
     }
 
     /** Whether every prompt has the same length, so that all end at the last position. */

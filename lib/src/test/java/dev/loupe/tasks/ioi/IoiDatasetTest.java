@@ -1,10 +1,13 @@
 package dev.loupe.tasks.ioi;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
+import dev.loupe.patching.Metrics;
 import dev.loupe.tasks.ioi.IoiDataset.Corruption;
 import dev.loupe.tasks.ioi.IoiPrompt.Order;
 import dev.loupe.tasks.ioi.IoiPrompt.Word;
@@ -128,7 +131,13 @@ class IoiDatasetTest {
         assertArrayEquals(new float[] {13, 14}, d.logitDiffs(logits).toFloatArray(), 1e-6f);
         assertEquals(13.5, d.logitDiff().apply(logits).getFloat(), 1e-6);
         assertEquals(1.0, d.ioTopFraction(logits), "IO is the largest logit at each end");
-        assertThrows(IllegalArgumentException.class, () -> d.logitDiffs(logits.get(":, -1:, :")));
+        // Sweeps unembed each prompt's last token only and hand the metric [n, 1, vocab].
+        long[] at = ((Metrics.AtPositions) d.logitDiff()).positions(2, 21);
+        assertArrayEquals(new long[] {ends[0], ends[1]}, at);
+        NDArray atEnds = NDArrays.stack(new NDList(logits.get("0, " + ends[0] + ", :"), logits.get("1, " + ends[1] + ", :")))
+                .expandDims(1);
+        assertArrayEquals(new float[] {13, 14}, d.logitDiffs(atEnds).toFloatArray(), 1e-6f);
+        assertThrows(IllegalArgumentException.class, () -> d.logitDiffs(logits.get(":, :-1, :")));
     }
 
     @Test
