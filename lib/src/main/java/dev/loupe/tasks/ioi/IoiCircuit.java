@@ -3,6 +3,7 @@ package dev.loupe.tasks.ioi;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
@@ -146,16 +147,20 @@ public final class IoiCircuit {
         NDArray nameIds = Tensors.ofLongs(java.util.Arrays.stream(names).asLongStream().toArray(), new Shape(1, names.length, 1));
         NDList layers = new NDList();
         for (int l = 0; l < cfg.nLayers(); l++) {
-            NDArray normed = layerNorm(model, x, "blocks." + l + ".ln1");
-            NDArray v = normed.matMul(model.W_V(l)).add(model.b_V(l).expandDims(1));      // [head, 2n, d_head]
-            NDArray out = v.matMul(model.W_O(l));                                          // [head, 2n, d_model]
-            if (negative) {
-                out = out.neg();
+            try (NDScope scope = new NDScope()) { // a layer's logits over the vocabulary are large: free them before the next
+                NDArray normed = layerNorm(model, x, "blocks." + l + ".ln1");
+                NDArray v = normed.matMul(model.W_V(l)).add(model.b_V(l).expandDims(1));      // [head, 2n, d_head]
+                NDArray out = v.matMul(model.W_O(l));                                          // [head, 2n, d_model]
+                if (negative) {
+                    out = out.neg();
+                }
+                NDArray logits = finalNorm(model, out.sub(out.mean(new int[] {-1}, true))).matMul(model.W_U()); // [head, 2n, vocab]
+                NDArray own = logits.gather(nameIds.broadcast(new Shape(cfg.nHeads(), names.length, 1)), 2);     // [head, 2n, 1]
+                NDArray above = logits.gt(own).toType(DataType.INT32, false).sum(new int[] {-1});              // [head, 2n]
+                NDArray score = above.lt(topK).toType(DataType.FLOAT64, false).mean(new int[] {1});
+                NDScope.unregister(score);
+                layers.add(score);
             }
-            NDArray logits = finalNorm(model, out.sub(out.mean(new int[] {-1}, true))).matMul(model.W_U()); // [head, 2n, vocab]
-            NDArray own = logits.gather(nameIds.broadcast(new Shape(cfg.nHeads(), names.length, 1)), 2);     // [head, 2n, 1]
-            NDArray above = logits.gt(own).toType(DataType.FLOAT64, false).sum(new int[] {-1});            // [head, 2n]
-            layers.add(above.lt(topK).toType(DataType.FLOAT64, false).mean(new int[] {1}));
         }
         return byHead((negative ? "Negative copy" : "Copy") + " score (top " + topK + ")", NDArrays.stack(layers), cfg);
     }
