@@ -131,19 +131,22 @@ public final class Patching {
         budget.requireUnitFits(copyLowerBound(cfg, source.logits().getDataType(), batch, pos, unembedAt != null),
                 "patched copy of the batch (" + batch + " prompts of " + pos + " positions)");
         double[] values = new double[cfg.nLayers() * cells];
-        for (int l = 0; l < cfg.nLayers(); l++) {
-            int layer = l;
-            String name = ActNames.actName(act, layer);
-            NDArray clean = source.get(name);
-            NDArray from = residPre.get(layer);
-            int count;
-            for (int first = 0; first < cells; first += count) {
-                count = budget.nextChunk(cells - first);
-                int chunkFirst = first;
-                int chunk = count;
-                double[] scores = budget.measure(count, () -> patchedRuns(model, layer, from, name, clean, slice, pos, chunkFirst,
-                        chunk, batch, unembedAt, metric));
-                System.arraycopy(scores, 0, values, layer * cells + first, count);
+        try (SweepProgress progress = new SweepProgress("patching " + act, (long) cfg.nLayers() * cells)) {
+            for (int l = 0; l < cfg.nLayers(); l++) {
+                int layer = l;
+                String name = ActNames.actName(act, layer);
+                NDArray clean = source.get(name);
+                NDArray from = residPre.get(layer);
+                int count;
+                for (int first = 0; first < cells; first += count) {
+                    count = budget.nextChunk(cells - first);
+                    int chunkFirst = first;
+                    int chunk = count;
+                    double[] scores = budget.measure(count, () -> patchedRuns(model, layer, from, name, clean, slice, pos, chunkFirst,
+                            chunk, batch, unembedAt, metric));
+                    System.arraycopy(scores, 0, values, layer * cells + first, count);
+                    progress.advance(count);
+                }
             }
         }
         residPre.forEach(NDArray::close);

@@ -81,13 +81,16 @@ public final class PathPatching {
                 "sender's copy of the batch (" + batch + " prompts of " + pos + " positions)");
         double[] values = new double[cfg.nLayers() * heads];
         java.util.Arrays.fill(values, Double.NaN);
-        for (int layer = 0; layer < senderLayers; layer++) {
-            int count;
-            for (int first = 0; first < heads; first += count) {
-                count = budget.nextChunk(heads - first);
-                Senders senders = new Senders(layer, first, count, batch);
-                double[] scores = budget.measure(count, () -> run(model, target, source, senders, receivers, input, unembedAt, metric));
-                System.arraycopy(scores, 0, values, layer * heads + first, count);
+        try (SweepProgress progress = new SweepProgress("path patching", (long) senderLayers * heads)) {
+            for (int layer = 0; layer < senderLayers; layer++) {
+                int count;
+                for (int first = 0; first < heads; first += count) {
+                    count = budget.nextChunk(heads - first);
+                    Senders senders = new Senders(layer, first, count, batch);
+                    double[] scores = budget.measure(count, () -> run(model, target, source, senders, receivers, input, unembedAt, metric));
+                    System.arraycopy(scores, 0, values, layer * heads + first, count);
+                    progress.advance(count);
+                }
             }
         }
         return values;
