@@ -1,5 +1,7 @@
 package dev.loupe.plot;
 
+import ai.djl.ndarray.NDArray;
+
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 
@@ -15,6 +17,7 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
+import tech.tablesaw.api.NumericColumn;
 import tech.tablesaw.plotly.components.Axis;
 import tech.tablesaw.plotly.components.Layout;
 import tech.tablesaw.plotly.components.Line;
@@ -46,6 +49,20 @@ public final class Chart extends Plotted {
             }
             return new Series(name, x, y);
         }
+
+        /** y from a 1-D array (or [1, n]) of any numeric type, against 0, 1, 2, ... */
+        public static Series of(String name, NDArray y) {
+            return of(name, Values.doubles(y, "series " + name));
+        }
+
+        /** y from a Tablesaw column, against 0, 1, 2, ... */
+        public static Series of(String name, NumericColumn<?> y) {
+            return of(name, y.asDoubleArray());
+        }
+
+        public static Series of(String name, NDArray x, NDArray y) {
+            return new Series(name, Values.doubles(x, "series " + name + "'s x"), Values.doubles(y, "series " + name + "'s y"));
+        }
     }
 
     enum Kind { LINES, SCATTER, BAR }
@@ -71,6 +88,11 @@ public final class Chart extends Plotted {
         this.kind = kind;
         this.series = List.copyOf(series);
         this.barLabels = barLabels;
+    }
+
+    /** The series drawn, in order. */
+    public List<Series> series() {
+        return series;
     }
 
     public Chart title(String title) {

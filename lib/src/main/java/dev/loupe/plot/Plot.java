@@ -13,6 +13,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.function.IntFunction;
 
+import tech.tablesaw.api.NumericColumn;
+import tech.tablesaw.columns.Column;
+
 /**
  * Plots researchers read. Every method returns one {@link Figure}: a notebook shows its self-contained HTML
  * (interactive where it matters, no network), static viewers its PNG, and {@code save(Path)} writes .png, .svg or
@@ -208,8 +211,26 @@ public final class Plot {
         return lines(Chart.Series.of("y", y));
     }
 
+    /** One line of y (a 1-D array of any numeric type) against 0, 1, 2, ... */
+    public static Chart lines(NDArray y) {
+        return lines(Values.doubles(y, "Plot.lines"));
+    }
+
+    /** One line of a Tablesaw column against 0, 1, 2, ... */
+    public static Chart lines(NumericColumn<?> y) {
+        return lines(Chart.Series.of(y.name(), y));
+    }
+
     public static Chart scatter(double[] x, double[] y) {
         return scatter(new Chart.Series("points", x, y));
+    }
+
+    public static Chart scatter(NDArray x, NDArray y) {
+        return scatter(Chart.Series.of("points", x, y));
+    }
+
+    public static Chart scatter(NumericColumn<?> x, NumericColumn<?> y) {
+        return scatter(new Chart.Series(y.name(), x.asDoubleArray(), y.asDoubleArray())).axes(x.name(), y.name());
     }
 
     public static Chart scatter(Chart.Series... series) {
@@ -224,10 +245,29 @@ public final class Plot {
         return new Chart(Chart.Kind.BAR, List.of(Chart.Series.of("values", values)), List.copyOf(labels));
     }
 
+    /** Bars with labels from a 1-D array of any numeric type. */
+    public static Chart bar(List<String> labels, NDArray values) {
+        return bar(labels, Values.doubles(values, "Plot.bar"));
+    }
+
+    /** Bars from a Tablesaw table's label and value columns. */
+    public static Chart bar(Column<?> labels, NumericColumn<?> values) {
+        List<String> text = new ArrayList<>();
+        for (int i = 0; i < labels.size(); i++) {
+            text.add(labels.getString(i));
+        }
+        return bar(text, values.asDoubleArray()).axes(labels.name(), values.name());
+    }
+
     // ---- tokens ----
 
     public static Tokens coloredTokens(List<String> tokens, double[] values) {
         return new Tokens(tokens, values);
+    }
+
+    /** Tokens coloured by a 1-D array of any numeric type (one value per token). */
+    public static Tokens coloredTokens(List<String> tokens, NDArray values) {
+        return coloredTokens(tokens, Values.doubles(values, "Plot.coloredTokens"));
     }
 
     /**

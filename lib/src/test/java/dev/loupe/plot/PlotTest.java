@@ -1,6 +1,7 @@
 package dev.loupe.plot;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.display.MimeBundle;
@@ -24,6 +25,10 @@ import java.util.stream.Stream;
 
 import javax.imageio.ImageIO;
 
+import tech.tablesaw.api.DoubleColumn;
+import tech.tablesaw.api.StringColumn;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -159,6 +164,25 @@ class PlotTest {
         long size = b.data().values().stream().mapToLong(String::length).sum();
         assertTrue(size < 3_000_000, "bundle is " + size + " chars");
         assertEquals("Attention 12 layers x 12 heads over 100 tokens", b.text());
+    }
+
+    @Test
+    void arraysAndColumnsPlotAsTheirValuesWhereverDoubleArraysDo() {
+        NDArray row = Tensors.ofFloats(new float[] {1, -2, 3}, new Shape(1, 3)); // float32 [1, 3], as a cache slice comes
+        assertArrayEquals(new double[] {1, -2, 3}, Plot.lines(row).series().get(0).y());
+        assertArrayEquals(new double[] {0, 1, 2}, Plot.lines(row).series().get(0).x());
+        assertArrayEquals(new double[] {1, -2, 3}, Plot.bar(List.of("a", "b", "c"), row.toType(DataType.INT64, false)).series().get(0).y());
+        Chart.Series points = Plot.scatter(row, row.neg()).series().get(0);
+        assertArrayEquals(new double[] {-1, 2, -3}, points.y());
+        DoubleColumn loss = DoubleColumn.create("loss", 0.5, 0.25);
+        Chart fromColumns = Plot.bar(StringColumn.create("step", "10", "20"), loss);
+        assertArrayEquals(new double[] {0.5, 0.25}, fromColumns.series().get(0).y());
+        assertArrayEquals(new double[] {0.5, 0.25}, Plot.lines(loss).series().get(0).y());
+        assertEquals(Plot.coloredTokens(List.of("a", "b", "c"), new double[] {1, -2, 3}).text(),
+                Plot.coloredTokens(List.of("a", "b", "c"), row).text());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Plot.lines(Tensors.ofFloats(new float[6], new Shape(2, 3))));
+        assertTrue(e.getMessage().contains("Plot.lines takes one row of values: a 1-D array, got shape (2, 3)") && e.getMessage().contains("Plot.heatmap"), e.getMessage());
     }
 
     @Test
