@@ -18,7 +18,7 @@ import java.util.List;
 import java.util.zip.GZIPInputStream;
 
 /** GPT-2's vocabulary as files, the way a model folder holds them, and the JavaScript reference cases. */
-final class Gpt2TestFiles {
+public final class Gpt2TestFiles {
 
     private Gpt2TestFiles() {}
 
@@ -34,7 +34,7 @@ final class Gpt2TestFiles {
     }
 
     /** Hugging Face's vocab.json and merges.txt: the same bytes as OpenAI's encoder.json and vocab.bpe. */
-    static void writeVocabAndMerges(Path dir) throws IOException {
+    public static void writeVocabAndMerges(Path dir) throws IOException {
         Files.createDirectories(dir);
         Files.write(dir.resolve("vocab.json"), bundled("encoder.json"));
         Files.write(dir.resolve("merges.txt"), bundled("vocab.bpe"));
@@ -44,7 +44,7 @@ final class Gpt2TestFiles {
      * A tokenizer.json for GPT-2 as Hugging Face writes one: a BPE model over the same vocabulary and merges,
      * byte-level pre-tokenizer, post-processor and decoder, and {@code <|endoftext|>} as an added special token.
      */
-    static Path writeTokenizerJson(Path dir) throws IOException {
+    public static Path writeTokenizerJson(Path dir) throws IOException {
         JsonArray merges = new JsonArray();
         for (String line : new String(bundled("vocab.bpe"), StandardCharsets.UTF_8).split("\n")) {
             if (!line.isEmpty() && !line.startsWith("#version")) {
