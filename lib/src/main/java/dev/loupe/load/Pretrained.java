@@ -43,12 +43,11 @@ public final class Pretrained {
     static HookedTransformer fromPretrained(String name, LoadOptions options, Hub hub) throws IOException {
         Path local = Path.of(name);
         if (Files.isDirectory(local)) {
-            return withTokenizer(loadFolder(local.getFileName().toString(), local, options), local, Optional.empty());
+            return load(local.getFileName().toString(), local, options, Optional.empty());
         }
         Optional<ModelRegistry.Entry> entry = ModelRegistry.find(name);
         if (entry.isPresent() && entry.get().isBundled()) {
-            Path folder = BundledModels.folder(entry.get().bundled());
-            return withTokenizer(loadFolder(entry.get().repoId(), folder, options), folder, Optional.empty());
+            return load(entry.get().repoId(), BundledModels.folder(entry.get().bundled()), options, Optional.empty());
         }
         Path dir = snapshot(hub, name, entry, options.revision());
         Path index = dir.resolve("model.safetensors.index.json");
@@ -56,7 +55,13 @@ public final class Pretrained {
             dir = hub.snapshot(entry.map(ModelRegistry.Entry::repoId).orElse(name), options.revision(),
                     Hub.shardFiles(index), List.of());
         }
-        return withTokenizer(loadFolder(name, dir, options), dir, entry);
+        return load(name, dir, options, entry);
+    }
+
+    /** The folder's model with its tokenizer, knowing the checkpoint it came from. */
+    private static HookedTransformer load(String name, Path dir, LoadOptions options, Optional<ModelRegistry.Entry> entry)
+            throws IOException {
+        return withTokenizer(loadFolder(name, dir, options), dir, entry).withCheckpoint(Checkpoint.of(dir, weightFiles(dir)));
     }
 
     /** The repository's snapshot; a registry model is first looked for, offline, under its former repository names. */
@@ -91,7 +96,10 @@ public final class Pretrained {
             throw new IOException("Cannot load " + name + " from " + dir + ": config.json is missing.");
         }
         JsonObject json = JsonParser.parseString(Files.readString(configFile)).getAsJsonObject();
-        Map<String, NDArray> weights = readWeights(dir);
+        Map<String, NDArray> weights = new LinkedHashMap<>();
+        for (Path file : weightFiles(dir)) {
+            weights.putAll(Safetensors.read(file));
+        }
         ModelConfig cfg;
         Map<String, NDArray> tl;
         if (json.has("n_layers")) { // saved by Loupe: already TransformerLens-named
@@ -111,18 +119,14 @@ public final class Pretrained {
     }
 
     /** model.safetensors, or the shards named by model.safetensors.index.json; pickle checkpoints are refused. */
-    static Map<String, NDArray> readWeights(Path dir) throws IOException {
+    static List<Path> weightFiles(Path dir) throws IOException {
         Path single = dir.resolve("model.safetensors");
         Path index = dir.resolve("model.safetensors.index.json");
         if (Files.isRegularFile(single)) {
-            return Safetensors.read(single);
+            return List.of(single);
         }
         if (Files.isRegularFile(index)) {
-            Map<String, NDArray> all = new LinkedHashMap<>();
-            for (String shard : Hub.shardFiles(index)) {
-                all.putAll(Safetensors.read(dir.resolve(shard)));
-            }
-            return all;
+            return Hub.shardFiles(index).stream().map(dir::resolve).toList();
         }
         if (Files.exists(dir.resolve("pytorch_model.bin"))) {
             throw new IOException(dir + " has only pytorch_model.bin, a pickle file, which can run code when loaded; Loupe"

@@ -14,6 +14,7 @@ import dev.loupe.display.MimeBundle;
 import dev.loupe.display.ModelView;
 import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookPoint;
+import dev.loupe.load.Checkpoint;
 import dev.loupe.load.LoadOptions;
 import dev.loupe.load.ModelLoadException;
 import dev.loupe.load.Pretrained;
@@ -55,6 +56,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     private final LayerNorm lnFinal;
     private final Unembed unembed;
     private Tokenizer tokenizer;
+    private Checkpoint checkpoint;
 
     private HookedTransformer(ModelConfig cfg, Map<String, NDArray> params) {
         this.cfg = cfg;
@@ -657,6 +659,20 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
             }
         }
         return true;
+    }
+
+    /** Records the checkpoint the weights were read from; returns the model. */
+    public HookedTransformer withCheckpoint(Checkpoint checkpoint) {
+        this.checkpoint = checkpoint;
+        return this;
+    }
+
+    /**
+     * The checkpoint a pretrained model was read from: repository, commit and the weights' sha256 (empty for a model
+     * made with {@code create} or {@code fromStateDict}).
+     */
+    public Optional<Checkpoint> checkpoint() {
+        return Optional.ofNullable(checkpoint);
     }
 
     // ---------------------------------------------------------------- tokens

@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The GPT-2-small-shaped hub cache ({@link Gpt2SmallHubCache}), written once and loaded once through
  * {@code fromPretrained("gpt2")} from an offline hub on it: the hub's layout, GPT-2 small's config and tokens, the tied
- * unembedding, and logits equal to a plain-Java forward over the fixture's own draws.
+ * unembedding, logits equal to a plain-Java forward over the fixture's own draws, and the checkpoint it names.
  */
 class Gpt2SmallHubCacheTest {
 
@@ -101,6 +101,23 @@ class Gpt2SmallHubCacheTest {
                 }
             }
         }
+    }
+
+    @Test
+    void theCheckpointNamesTheRepositoryTheSnapshotAndTheWeightsSha256() throws IOException {
+        Checkpoint expected = new Checkpoint("openai-community/gpt2", snapshot.getFileName().toString(),
+                Map.of("model.safetensors", sha256(snapshot.resolve("model.safetensors"))));
+        assertEquals(expected, model.checkpoint().orElseThrow());
+        assertTrue(model.checkpoint().orElseThrow().toString().contains(expected.sha256().get("model.safetensors")));
+        assertTrue(HookedTransformer.create(model.config().toBuilder().nLayers(1).dVocab(10).nCtx(8).build()).checkpoint().isEmpty());
+    }
+
+    @Test
+    void aBundledModelsCheckpointIsItsFolderAndItsWeightsHashed() throws IOException {
+        Checkpoint bundled = HookedTransformer.fromPretrained("loupe/ioi-organism").checkpoint().orElseThrow();
+        Path folder = BundledModels.folder("ioi-organism");
+        assertEquals(new Checkpoint(folder.toString(), null, Map.of("model.safetensors", sha256(folder.resolve("model.safetensors")))),
+                bundled);
     }
 
     private static String sha256(Path file) throws IOException {
