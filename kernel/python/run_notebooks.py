@@ -2,12 +2,14 @@
 
 Each notebook runs in its own folder (so relative paths in it work) on a fresh kernel. The executed notebook is
 written back in place, or under --output-dir; --html also writes NB.html beside it. A failing cell is named, with
-its error, and makes the exit status non-zero; the last line is "notebooks: N passed, M failed".
+its error, and makes the exit status non-zero; the last line is "notebooks: N passed, M failed". Each notebook's wall
+time, the kernel's peak resident memory (VmHWM, read as each cell completes) and its slowest cell are printed.
 """
 import argparse
 import os
 import re
 import sys
+import time
 import traceback
 
 import nbformat
@@ -17,30 +19,89 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+class Usage:
+    """The kernel's peak resident memory and the slowest cell, read as each cell completes."""
+
+    def __init__(self):
+        self.peak_rss = None
+        self.slowest = (0.0, None)
+        self.started = None
+
+    def cell_started(self):
+        self.started = time.monotonic()
+
+    def cell_completed(self, client, cell_index):
+        seconds = time.monotonic() - self.started
+        if seconds > self.slowest[0]:
+            self.slowest = (seconds, cell_index)
+        rss = peak_rss(kernel_pid(client))
+        if rss is not None:
+            self.peak_rss = max(rss, self.peak_rss or 0)
+
+
+def kernel_pid(client):
+    """jupyter_client 7 and later keep the kernel's process id in its provisioner; older ones in km.kernel."""
+    provisioner = getattr(client.km, "provisioner", None)
+    if getattr(provisioner, "pid", None):
+        return provisioner.pid
+    return getattr(getattr(client.km, "kernel", None), "pid", None)
+
+
+def peak_rss(pid):
+    """VmHWM, the most resident memory the process has had, in bytes; None where /proc cannot say."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, TypeError, ValueError):
+        pass
+    return None
+
+
 def execute(path, timeout):
-    """Runs the notebook; returns it with outputs, and a description of the failure or None."""
+    """Runs the notebook; returns it with outputs, a description of the failure or None, and the kernel's Usage."""
     nb = nbformat.read(path, as_version=4)
     current = {"index": None}
+    usage = Usage()
 
     def on_cell_start(cell, cell_index):
         current["index"] = cell_index
+        usage.cell_started()
+
+    def on_cell_complete(cell, cell_index):
+        usage.cell_completed(client, cell_index)
 
     client = NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="loupe",
                             resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}},
-                            on_cell_start=on_cell_start)
+                            on_cell_start=on_cell_start, on_cell_complete=on_cell_complete)
     try:
         client.execute()
-        return nb, None
+        return nb, None, usage
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
-        return nb, describe(nb, current["index"], e)
+        return nb, describe(nb, current["index"], e), usage
+
+
+def summary(path, seconds, nb, usage):
+    """One line: wall time, the kernel's peak RSS and the slowest cell."""
+    line = f"loupe: {path}: {seconds:.0f} s"
+    if usage is not None and usage.peak_rss is not None:
+        line += f", peak RSS {usage.peak_rss / 1e9:.1f} GB"
+    if usage is not None and usage.slowest[1] is not None and nb is not None:
+        index = usage.slowest[1]
+        line += f", slowest cell {index} ({first_line(nb.cells[index])[:60]}) {usage.slowest[0]:.0f} s"
+    return line
+
+
+def first_line(cell):
+    return (cell.source.strip().splitlines() or [""])[0]
 
 
 def describe(nb, index, error):
     if index is None:
         return f"the kernel did not start: {error}"
     cell = nb.cells[index]
-    first_line = (cell.source.strip().splitlines() or [""])[0]
-    lines = [f"cell {index} (In [{cell.get('execution_count') or ' '}]: {first_line}) failed"]
+    lines = [f"cell {index} (In [{cell.get('execution_count') or ' '}]: {first_line(cell)}) failed"]
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     if errors:
         lines += [ANSI.sub("", line) for line in errors[0].get("traceback", [])]
@@ -68,10 +129,12 @@ def main():
     common = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in args.notebooks] or ["."])
     for path in args.notebooks:
         print(f"loupe: running {path}", file=sys.stderr, flush=True)
+        start = time.monotonic()
         try:
-            nb, failure = execute(path, args.timeout)
+            nb, failure, usage = execute(path, args.timeout)
         except Exception:
-            nb, failure = None, traceback.format_exc()
+            nb, failure, usage = None, traceback.format_exc(), None
+        print(summary(path, time.monotonic() - start, nb, usage), file=sys.stderr, flush=True)
         if failure:
             failed.append(path)
             print(f"loupe: {path}: {failure}", file=sys.stderr, flush=True)
