@@ -3,7 +3,7 @@
 Each notebook runs in its own folder (so relative paths in it work) on a fresh kernel. The executed notebook is
 written back in place, or under --output-dir; --html also writes NB.html beside it. A failing cell is named, with
 its error, and makes the exit status non-zero; the last line is "notebooks: N passed, M failed". Each notebook's wall
-time, the kernel's peak resident memory (VmHWM, read as each cell completes) and its slowest cell are printed.
+time, the kernel's peak resident memory (VmHWM, read as each code cell completes) and its slowest cell are printed.
 """
 import argparse
 import os
@@ -20,7 +20,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class Usage:
-    """The kernel's peak resident memory and the slowest cell, read as each cell completes."""
+    """The kernel's peak resident memory and the slowest cell, read as each code cell completes."""
 
     def __init__(self):
         self.peak_rss = None
@@ -67,14 +67,19 @@ def execute(path, timeout):
 
     def on_cell_start(cell, cell_index):
         current["index"] = cell_index
+
+    # on_cell_execute and on_cell_executed bracket the code cell's run (nbclient 0.7's on_cell_complete comes as soon
+    # as the cell is sent).
+    def on_cell_execute(cell, cell_index):
         usage.cell_started()
 
-    def on_cell_complete(cell, cell_index):
+    def on_cell_executed(cell, cell_index, execute_reply):
         usage.cell_completed(client, cell_index)
 
     client = NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="loupe",
                             resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}},
-                            on_cell_start=on_cell_start, on_cell_complete=on_cell_complete)
+                            on_cell_start=on_cell_start, on_cell_execute=on_cell_execute,
+                            on_cell_executed=on_cell_executed)
     try:
         client.execute()
         return nb, None, usage
