@@ -20,6 +20,7 @@ import dev.loupe.plot.Chart;
 import dev.loupe.plot.Plot;
 import dev.loupe.hook.ActNames;
 import dev.loupe.hook.Hook;
+import dev.loupe.hook.HookFn;
 import dev.loupe.hook.HookPoint;
 import dev.loupe.load.LoadOptions;
 import dev.loupe.load.ModelRegistry;
@@ -59,3 +60,4 @@ import dev.loupe.train.Trainer;
 import dev.loupe.train.TrainingLog;
 // display(x) shows x now and returns an id; Display.update(id, y) replaces it in place (progress, live curves).
 import static dev.loupe.display.Display.display;
+import static dev.loupe.tensor.Tensors.item;
