@@ -122,8 +122,8 @@ public final class ActivationCache implements AutoCloseable, Displayable {
                     + what + " for it: the names filter given to the run excluded it (" + map.size()
                     + " cached, e.g. " + String.join(", ", ActNames.closest(name, map.keySet(), 3)) + ").");
         }
-        throw new IllegalArgumentException("No hook point named '" + name + "'. Closest cached: "
-                + String.join(", ", ActNames.closest(name, map.keySet(), 3)));
+        throw new IllegalArgumentException("No hook point named '" + name + "'." + ActNames.layerHint(name, modelHookNames)
+                + " Closest cached: " + String.join(", ", ActNames.closest(name, map.keySet(), 3)));
     }
 
     /** The logits of the run that made this cache, [batch, pos, d_vocab_out]. */
