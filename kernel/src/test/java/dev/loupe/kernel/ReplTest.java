@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import javax.tools.ToolProvider;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -49,6 +50,26 @@ class ReplTest {
         assertEquals(null, text("int c = 4;"));
         assertEquals(null, text("System.out.println(c);"));
         assertEquals("4", text("c"));
+    }
+
+    @Test
+    void completionListsObjectsPlumbingLast() throws CellError {
+        text("var plumbingProbe = new StringBuilder();");
+        String code = "plumbingProbe.";
+        List<String> options = repl.complete(code, code.length()).getReplacements();
+        int firstPlumbing = options.indexOf("wait(");
+        assertTrue(firstPlumbing > 0 && options.indexOf("append(") < firstPlumbing, options.toString());
+        for (String last : List.of("notify()", "hashCode()", "getClass()")) {
+            assertTrue(options.indexOf(last) > options.indexOf("reverse()"), last + " in " + options);
+        }
+    }
+
+    @Test
+    void inspectionShowsLoupesJavadocFromItsSources() {
+        String code = "dev.loupe.tensor.Tensors.item";
+        String doc = repl.inspect(code, code.length()).orElseThrow();
+        assertTrue(doc.contains("Tensors.item(") && doc.contains("One element as a double, whatever the array's type"), doc);
+        assertTrue(doc.contains("TransformerLens's x[l, h].item() is") && !doc.contains("{@code"), doc);
     }
 
     @Test
