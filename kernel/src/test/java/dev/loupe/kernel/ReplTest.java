@@ -98,6 +98,25 @@ class ReplTest {
     }
 
     @Test
+    void pythonHabitsGetAHintNamingTheJava() throws CellError {
+        text("var habits = new java.util.HashMap<String, Integer>();");
+        String[][] cases = {
+            {"a, b = habits.size()", "Java has no tuple assignment", "var cache = model.runWithCache(tokens); var logits = cache.logits();"},
+            {"habits[\"pattern\", 1]", "Java has no [] on objects", "`habits.get(\"pattern\", 1)`"},
+            {"habits[0, :, -1]", "Java has no [] on objects", "`habits.get(\"0, :, -1\")`"},
+            {"habits.run_with_cache(1)", "camelCase", "`run_with_cache` is `runWithCache`"},
+            {"def ablate(z, hook):\n    return z", "Python syntax", "(z, hook) -> z.mul(0)"},
+        };
+        for (String[] c : cases) {
+            CellError e = assertThrows(CellError.class, () -> repl.run(c[0], "Cell In[8]"), c[0]);
+            String tb = traceback(e);
+            assertTrue(tb.contains("Hint: " ) && tb.contains(c[1]) && tb.contains(c[2]), c[0] + "\n" + tb);
+        }
+        CellError plain = assertThrows(CellError.class, () -> repl.run("String s = 1;", "Cell In[9]"));
+        assertFalse(traceback(plain).contains("Hint"), traceback(plain));
+    }
+
+    @Test
     void anExceptionShowsCellLinesAndLibraryFramesButNoJShellOrKernelFrames() {
         CellError e = assertThrows(CellError.class, () -> repl.run(
                 "void fail() {\n    java.util.List.of(1).get(5);\n}\n\nfail();", "Cell In[3]"));
