@@ -210,6 +210,31 @@ class KernelTest(unittest.TestCase):
         self.assertIn("from a thread", cell.stdout)
         self.assertIn("to stderr", "".join(c["text"] for c in cell.of_type("stream") if c["name"] == "stderr"))
 
+    def test_a_thread_of_an_ended_cell_writes_nothing_into_the_next_cell(self):
+        started = self.run_cell('var ticking = new java.util.concurrent.atomic.AtomicBoolean(true);\n'
+                                'Thread ticker = new Thread(() -> {\n'
+                                '    for (int i = 0; i < 200 && ticking.get(); i++) {\n'
+                                '        System.out.print("tick ");\n'
+                                '        System.err.print("tock ");\n'
+                                '        if (i % 10 == 0) display("tick " + i);\n'
+                                '        try { Thread.sleep(10); } catch (InterruptedException e) { return; }\n'
+                                '    }\n'
+                                '});\n'
+                                'ticker.setDaemon(true);\n'
+                                'ticker.start();')
+        self.assertEqual("ok", started.status, started.traceback)
+        try:
+            cell = self.run_cell('Thread.sleep(300);\nSystem.out.println("B");')
+        finally:
+            self.run_cell("ticking.set(false);\nticker.join();")
+        outputs = [(kind, c.get("name"), c.get("text", c.get("data"))) for _, kind, c in cell.messages
+                   if kind in ("stream", "display_data", "update_display_data")]
+        self.assertEqual([("stream", "stdout", "B\n")], outputs)
+
+    def test_parallel_stream_output_belongs_to_the_cell_that_runs_it(self):
+        cell = self.run_cell('java.util.stream.IntStream.range(0, 8).parallel().forEach(i -> System.out.println("p" + i));')
+        self.assertEqual([f"p{i}" for i in range(8)], sorted(cell.stdout.split()))
+
     def test_displayable_result_has_html_and_plain_text(self):
         cell = self.run_cell('new Displayable() {\n'
                              '    public MimeBundle mimeBundle() {\n'
