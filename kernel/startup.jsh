@@ -1,4 +1,16 @@
 // Run before the first cell of every Loupe notebook, and by ./loupe jshell: the public API in scope.
+// JShell's own default imports first, as in any jshell console. Loupe's imports below name single classes, which
+// take precedence over these packages; none of them shares a name with a class in these packages.
+import java.io.*;
+import java.math.*;
+import java.net.*;
+import java.nio.file.*;
+import java.util.*;
+import java.util.concurrent.*;
+import java.util.function.*;
+import java.util.prefs.*;
+import java.util.regex.*;
+import java.util.stream.*;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;

@@ -257,6 +257,16 @@ class KernelTest(unittest.TestCase):
         self.assertEqual(["step 1", "step 2", "step 3"], [u["data"]["text/plain"] for u in updates])
         self.assertTrue(all(u["transient"]["display_id"] == display_id for u in updates))
 
+    # --- the environment ---
+
+    def test_cells_have_jshells_default_imports(self):
+        cell = self.run_cell('List.of(1)')
+        self.assertEqual("ok", cell.status, cell.traceback)
+        self.assertEqual("[1]", cell.result["text/plain"])
+        cell = self.run_cell('List.of(Path.of("a"), Pattern.compile("b"), BigInteger.TWO, TimeUnit.SECONDS)')
+        self.assertEqual("ok", cell.status, cell.traceback)
+        self.assertEqual("[a, b, 2, SECONDS]", cell.result["text/plain"])
+
     # --- completion, inspection, is_complete ---
 
     def test_completion_offers_members(self):
