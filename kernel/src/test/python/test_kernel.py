@@ -306,7 +306,7 @@ class KernelTest(unittest.TestCase):
         self.assertEqual("Assertions", cell.result["text/plain"])
 
     def test_classpath_adds_jars_by_glob_and_class_folders(self):
-        java = KernelSpecManager().get_kernel_spec("loupe").argv[0]
+        java = next(a for a in KernelSpecManager().get_kernel_spec("loupe").argv if os.path.basename(a) == "java")
         javac = os.path.join(os.path.dirname(java), "javac")
         tmp = tempfile.mkdtemp()
         try:
