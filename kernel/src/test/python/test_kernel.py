@@ -210,6 +210,31 @@ class KernelTest(unittest.TestCase):
         self.assertIn("from a thread", cell.stdout)
         self.assertIn("to stderr", "".join(c["text"] for c in cell.of_type("stream") if c["name"] == "stderr"))
 
+    def test_a_thread_of_an_ended_cell_writes_nothing_into_the_next_cell(self):
+        started = self.run_cell('var ticking = new java.util.concurrent.atomic.AtomicBoolean(true);\n'
+                                'Thread ticker = new Thread(() -> {\n'
+                                '    for (int i = 0; i < 200 && ticking.get(); i++) {\n'
+                                '        System.out.print("tick ");\n'
+                                '        System.err.print("tock ");\n'
+                                '        if (i % 10 == 0) display("tick " + i);\n'
+                                '        try { Thread.sleep(10); } catch (InterruptedException e) { return; }\n'
+                                '    }\n'
+                                '});\n'
+                                'ticker.setDaemon(true);\n'
+                                'ticker.start();')
+        self.assertEqual("ok", started.status, started.traceback)
+        try:
+            cell = self.run_cell('Thread.sleep(300);\nSystem.out.println("B");')
+        finally:
+            self.run_cell("ticking.set(false);\nticker.join();")
+        outputs = [(kind, c.get("name"), c.get("text", c.get("data"))) for _, kind, c in cell.messages
+                   if kind in ("stream", "display_data", "update_display_data")]
+        self.assertEqual([("stream", "stdout", "B\n")], outputs)
+
+    def test_parallel_stream_output_belongs_to_the_cell_that_runs_it(self):
+        cell = self.run_cell('java.util.stream.IntStream.range(0, 8).parallel().forEach(i -> System.out.println("p" + i));')
+        self.assertEqual([f"p{i}" for i in range(8)], sorted(cell.stdout.split()))
+
     def test_displayable_result_has_html_and_plain_text(self):
         cell = self.run_cell('new Displayable() {\n'
                              '    public MimeBundle mimeBundle() {\n'
@@ -231,6 +256,16 @@ class KernelTest(unittest.TestCase):
         updates = cell.of_type("update_display_data")
         self.assertEqual(["step 1", "step 2", "step 3"], [u["data"]["text/plain"] for u in updates])
         self.assertTrue(all(u["transient"]["display_id"] == display_id for u in updates))
+
+    # --- the environment ---
+
+    def test_cells_have_jshells_default_imports(self):
+        cell = self.run_cell('List.of(1)')
+        self.assertEqual("ok", cell.status, cell.traceback)
+        self.assertEqual("[1]", cell.result["text/plain"])
+        cell = self.run_cell('List.of(Path.of("a"), Pattern.compile("b"), BigInteger.TWO, TimeUnit.SECONDS)')
+        self.assertEqual("ok", cell.status, cell.traceback)
+        self.assertEqual("[a, b, 2, SECONDS]", cell.result["text/plain"])
 
     # --- completion, inspection, is_complete ---
 
@@ -271,7 +306,7 @@ class KernelTest(unittest.TestCase):
         self.assertEqual("Assertions", cell.result["text/plain"])
 
     def test_classpath_adds_jars_by_glob_and_class_folders(self):
-        java = KernelSpecManager().get_kernel_spec("loupe").argv[0]
+        java = next(a for a in KernelSpecManager().get_kernel_spec("loupe").argv if os.path.basename(a) == "java")
         javac = os.path.join(os.path.dirname(java), "javac")
         tmp = tempfile.mkdtemp()
         try:
