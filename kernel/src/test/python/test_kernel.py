@@ -161,6 +161,23 @@ class KernelTest(unittest.TestCase):
             self.assertTrue(self.km.is_alive())
             self.assert_next_cell_works()
 
+    def test_work_over_the_memory_budget_is_refused_naming_it_then_next_cell_works(self):
+        cell = self.run_cell(
+            'System.setProperty("loupe.memoryBudget", "1k");\n'
+            'try {\n'
+            '    var m = HookedTransformer.create(ModelConfig.builder().nLayers(2).dModel(16).nHeads(2).dVocab(50).nCtx(8).build(), 0);\n'
+            '    var t = Tensors.tokens(1, 2, 3, 4);\n'
+            '    Patching.residPre(m, t, m.runWithCache(t), Metrics.logitDiff(new int[] {5}, new int[] {6}));\n'
+            '} finally {\n'
+            '    System.clearProperty("loupe.memoryBudget");\n'
+            '}', timeout=120)
+        self.assertEqual("error", cell.status)
+        self.assertEqual("MemoryBudgetException", cell.reply["ename"])
+        self.assertIn("over the memory budget of 1024 bytes (set by -Dloupe.memoryBudget)", cell.traceback)
+        self.assertIn("LOUPE_MEMORY_BUDGET", cell.traceback)
+        self.assertTrue(self.km.is_alive())
+        self.assert_next_cell_works()
+
     # --- interrupt ---
 
     def test_interrupt_stops_a_tight_loop(self):
@@ -282,6 +299,13 @@ class KernelTest(unittest.TestCase):
         reply = self.kc.inspect(code, len("Math.ma"), reply=True, timeout=30)["content"]
         self.assertTrue(reply["found"])
         self.assertIn("int Math.max(int a, int b)", reply["data"]["text/plain"])
+
+    def test_inspect_shows_loupes_javadoc(self):
+        code = "HookedTransformer.fromPretrained"
+        reply = self.kc.inspect(code, len(code), reply=True, timeout=30)["content"]
+        self.assertTrue(reply["found"])
+        self.assertIn("HookedTransformer.fromPretrained(String name)", reply["data"]["text/plain"])
+        self.assertIn("Hugging Face", reply["data"]["text/plain"])
 
     def test_is_complete(self):
         def status(code):
