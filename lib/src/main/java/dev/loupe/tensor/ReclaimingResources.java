@@ -1,12 +1,16 @@
 package dev.loupe.tensor;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.util.NativeResource;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
 import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
 import java.lang.reflect.Field;
+import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.concurrent.ConcurrentHashMap;
@@ -29,6 +33,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * as its handle has been read). Found arrays wait in a queue and are freed by the thread that made them, the next
  * time it makes an array (so it is not inside a native call), or by any thread once that thread has ended.
  *
+ * <p>DJL makes an array from Java values ({@code manager.create(long[])}) by wrapping a direct buffer that only that
+ * Java object keeps alive, not libtorch: a view of it ({@code reshape}, {@code get}) would read freed memory once the
+ * first array is collected. The constructor attaches the buffer only after the array is registered here, so such an
+ * array is recognised when its thread makes the next one, the first moment a view of it can exist; both then get
+ * storage of libtorch's own (the new array may be that view).
+ *
  * <p>The JVM does not see native memory, so the table counts the bytes it tracks and asks for a
  * collection when they have grown past a threshold, the way direct byte buffers do.
  */
@@ -36,11 +46,24 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
 
     private static final Cleaner CLEANER = Cleaner.create();
     private static final Field HANDLE;
+    private static final Field JAVA_BUFFER;
+    private static final Object LIBTORCH;
+    private static final MethodHandle CLONE;
 
     static {
         try {
             HANDLE = NativeResource.class.getDeclaredField("handle");
             HANDLE.setAccessible(true);
+            JAVA_BUFFER = PtNDArray.class.getDeclaredField("dataRef");
+            JAVA_BUFFER.setAccessible(true);
+            // The native clone itself: a clone through DJL would make an array, and this runs while one is registered.
+            Class<?> library = Class.forName("ai.djl.pytorch.jni.PyTorchLibrary");
+            Field lib = library.getDeclaredField("LIB");
+            lib.setAccessible(true);
+            LIBTORCH = lib.get(null);
+            Method clone = library.getDeclaredMethod("tensorClone", long.class);
+            clone.setAccessible(true);
+            CLONE = MethodHandles.lookup().unreflect(clone);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -49,6 +72,7 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
     private final ConcurrentHashMap<String, WeakReference<NDArray>> arrays = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Release> releases = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Release> unreachable = new ConcurrentLinkedQueue<>();
+    private final ThreadLocal<WeakReference<NDArray>> lastMade = new ThreadLocal<>();
     private final AtomicLong liveBytes = new AtomicLong();
     private final long minCollectBytes;
     private volatile long collectAtBytes;
@@ -71,8 +95,11 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         if (!(resource instanceof NDArray array)) {
             return super.put(id, resource);
         }
+        ownStorageAfterJavaBuffer(array);
         long bytes = array.getShape().size() * array.getDataType().getNumOfBytes();
-        arrays.put(id, new WeakReference<>(array));
+        WeakReference<NDArray> ref = new WeakReference<>(array);
+        arrays.put(id, ref);
+        lastMade.set(ref);
         Release release = new Release(handleOf(array), bytes, id);
         releases.put(id, release);
         release.cleanable = CLEANER.register(array, release);
@@ -150,6 +177,48 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
             previous = now;
         }
         collectAtBytes = Math.max(minCollectBytes, 2 * liveBytes.get());
+    }
+
+    /** If the array this thread made last wraps a Java buffer, gives it and {@code next} storage of libtorch's own. */
+    private void ownStorageAfterJavaBuffer(NDArray next) {
+        WeakReference<NDArray> ref = lastMade.get();
+        NDArray last = ref == null ? null : ref.get();
+        if (last == null || last.isReleased() || javaBuffer(last) == null) {
+            return;
+        }
+        ownStorage(last);
+        ownStorage(next);
+    }
+
+    /** Gives an array this thread has just made from a Java buffer storage of libtorch's own, now. */
+    void ownStorageNow(NDArray made) {
+        ownStorage(made);
+        lastMade.remove();
+    }
+
+    /** Replaces the array's native tensor by a copy in libtorch's storage and frees the old one. */
+    private static void ownStorage(NDArray array) {
+        AtomicReference<Long> handle = handleOf(array);
+        long wrapping = handle.get();
+        try {
+            handle.set((long) CLONE.invoke(LIBTORCH, wrapping));
+        } catch (Throwable e) {
+            throw new IllegalStateException("Could not copy an array into libtorch's storage", e);
+        }
+        JniUtils.deleteNDArray(wrapping);
+        try {
+            JAVA_BUFFER.set(array, null); // nothing reads the buffer any more
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Object javaBuffer(NDArray array) {
+        try {
+            return array instanceof PtNDArray ? JAVA_BUFFER.get(array) : null;
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Frees the unreachable arrays this thread made, and those of threads that have ended. */

@@ -8,6 +8,7 @@ import dev.loupe.model.ModelConfig;
 
 import org.junit.jupiter.api.Test;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -54,6 +55,22 @@ class NativeMemoryTest {
             settledLiveBytes();
             assertEquals(6f, moved.sum().getFloat());
         }
+    }
+
+    @Test
+    void aViewOfAnArrayMadeFromJavaValuesOnThePublicManagerKeepsItsValues() {
+        NDArray longs = Tensors.manager().create(new long[] {1, 2, 3, 4, 5}).reshape(1, 5);
+        NDArray floats = Tensors.manager().create(new float[] {1.5f, 2.5f, 3.5f, 4.5f, 5.5f}).reshape(1, 5);
+        for (int round = 0; round < 3; round++) {
+            System.gc();
+            Tensors.collect();
+            for (int i = 0; i < 100; i++) { // reuse whatever memory was freed
+                Tensors.manager().create(new long[] {-1, -1, -1, -1, -1}).add(1);
+                java.nio.ByteBuffer.allocateDirect(40).asLongBuffer().put(new long[] {-7, -7, -7, -7, -7});
+            }
+        }
+        assertArrayEquals(new long[] {1, 2, 3, 4, 5}, longs.toLongArray());
+        assertArrayEquals(new float[] {1.5f, 2.5f, 3.5f, 4.5f, 5.5f}, floats.toFloatArray());
     }
 
     private static long settledLiveBytes() {
