@@ -1,5 +1,6 @@
 package dev.loupe.tensor;
 
+import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
@@ -8,6 +9,7 @@ import ai.djl.util.NativeResource;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.ref.Cleaner;
+import java.nio.Buffer;
 import java.lang.ref.WeakReference;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
@@ -36,8 +38,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>DJL makes an array from Java values ({@code manager.create(long[])}) by wrapping a direct buffer that only that
  * Java object keeps alive, not libtorch: a view of it ({@code reshape}, {@code get}) would read freed memory once the
  * first array is collected. The constructor attaches the buffer only after the array is registered here, so such an
- * array is recognised when its thread makes the next one, the first moment a view of it can exist; both then get
- * storage of libtorch's own (the new array may be that view).
+ * array is recognised when its thread makes the next one, the first moment a view of it can exist: it is then moved
+ * into libtorch's own storage, and the new array, if it reads the buffer (a view made before the move, or a view of
+ * that view, and so on), keeps the buffer alive for as long as it lives.
  *
  * <p>The JVM does not see native memory, so the table counts the bytes it tracks and asks for a
  * collection when they have grown past a threshold, the way direct byte buffers do.
@@ -45,10 +48,13 @@ import java.util.concurrent.atomic.AtomicReference;
 final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable> {
 
     private static final Cleaner CLEANER = Cleaner.create();
+    private static final sun.misc.Unsafe UNSAFE = (sun.misc.Unsafe) staticField(sun.misc.Unsafe.class, "theUnsafe");
     private static final Field HANDLE;
     private static final Field JAVA_BUFFER;
     private static final Object LIBTORCH;
     private static final MethodHandle CLONE;
+    private static final MethodHandle DATA;
+    private static final long ADDRESS = UNSAFE.objectFieldOffset(field(Buffer.class, "address"));
 
     static {
         try {
@@ -58,21 +64,25 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
             JAVA_BUFFER.setAccessible(true);
             // The native clone itself: a clone through DJL would make an array, and this runs while one is registered.
             Class<?> library = Class.forName("ai.djl.pytorch.jni.PyTorchLibrary");
-            Field lib = library.getDeclaredField("LIB");
-            lib.setAccessible(true);
-            LIBTORCH = lib.get(null);
+            LIBTORCH = staticField(library, "LIB");
             Method clone = library.getDeclaredMethod("tensorClone", long.class);
             clone.setAccessible(true);
             CLONE = MethodHandles.lookup().unreflect(clone);
+            Method data = library.getDeclaredMethod("torchDirectByteBuffer", long.class);
+            data.setAccessible(true);
+            DATA = MethodHandles.lookup().unreflect(data);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
 
+    /** The array a thread made last, and the Java buffer it reads (null if none). */
+    private record Made(WeakReference<NDArray> array, Buffer reads) {}
+
     private final ConcurrentHashMap<String, WeakReference<NDArray>> arrays = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Release> releases = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Release> unreachable = new ConcurrentLinkedQueue<>();
-    private final ThreadLocal<WeakReference<NDArray>> lastMade = new ThreadLocal<>();
+    private final ThreadLocal<Made> lastMade = new ThreadLocal<>();
     private final AtomicLong liveBytes = new AtomicLong();
     private final long minCollectBytes;
     private volatile long collectAtBytes;
@@ -95,12 +105,12 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         if (!(resource instanceof NDArray array)) {
             return super.put(id, resource);
         }
-        ownStorageAfterJavaBuffer(array);
+        Buffer reads = bufferReadBy(array);
         long bytes = array.getShape().size() * array.getDataType().getNumOfBytes();
         WeakReference<NDArray> ref = new WeakReference<>(array);
         arrays.put(id, ref);
-        lastMade.set(ref);
-        Release release = new Release(handleOf(array), bytes, id);
+        lastMade.set(new Made(ref, reads));
+        Release release = new Release(handleOf(array), bytes, id, reads);
         releases.put(id, release);
         release.cleanable = CLEANER.register(array, release);
         liveBytes.addAndGet(bytes);
@@ -179,15 +189,36 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         collectAtBytes = Math.max(minCollectBytes, 2 * liveBytes.get());
     }
 
-    /** If the array this thread made last wraps a Java buffer, gives it and {@code next} storage of libtorch's own. */
-    private void ownStorageAfterJavaBuffer(NDArray next) {
-        WeakReference<NDArray> ref = lastMade.get();
-        NDArray last = ref == null ? null : ref.get();
-        if (last == null || last.isReleased() || javaBuffer(last) == null) {
-            return;
+    /**
+     * The Java buffer {@code next} reads, if any: the one the array this thread made last wraps (that array then moves
+     * to libtorch's storage) or reads, when {@code next}'s data lies in it.
+     */
+    private Buffer bufferReadBy(NDArray next) {
+        Made made = lastMade.get();
+        NDArray last = made == null ? null : made.array().get();
+        Buffer wrapped = last == null ? null : javaBuffer(last);
+        Buffer buffer = wrapped != null ? wrapped : made == null ? null : made.reads();
+        if (buffer == null) {
+            return null;
         }
-        ownStorage(last);
-        ownStorage(next);
+        if (wrapped != null && !last.isReleased()) {
+            ownStorage(last);
+        }
+        long start = UNSAFE.getLong(buffer, ADDRESS);
+        Long data = dataAddress(next);
+        return data == null || (data >= start && data < start + buffer.capacity()) ? buffer : null;
+    }
+
+    /** Where the array's first element is in memory; null if libtorch does not say (a strided view). */
+    private static Long dataAddress(NDArray array) {
+        try {
+            Buffer data = (Buffer) DATA.invoke(LIBTORCH, (long) handleOf(array).get());
+            return UNSAFE.getLong(data, ADDRESS);
+        } catch (EngineException notContiguous) {
+            return null;
+        } catch (Throwable e) {
+            throw new IllegalStateException("Could not find where an array's data is", e);
+        }
     }
 
     /** Gives an array this thread has just made from a Java buffer storage of libtorch's own, now. */
@@ -213,9 +244,9 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         }
     }
 
-    private static Object javaBuffer(NDArray array) {
+    private static Buffer javaBuffer(NDArray array) {
         try {
-            return array instanceof PtNDArray ? JAVA_BUFFER.get(array) : null;
+            return array instanceof PtNDArray ? (Buffer) JAVA_BUFFER.get(array) : null;
         } catch (IllegalAccessException e) {
             throw new IllegalStateException(e);
         }
@@ -240,6 +271,24 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         }
     }
 
+    private static Field field(Class<?> owner, String name) {
+        try {
+            return owner.getDeclaredField(name);
+        } catch (NoSuchFieldException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private static Object staticField(Class<?> owner, String name) {
+        try {
+            Field f = field(owner, name);
+            f.setAccessible(true);
+            return f.get(null);
+        } catch (IllegalAccessException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     @SuppressWarnings("unchecked")
     private static AtomicReference<Long> handleOf(NDArray array) {
         try {
@@ -258,13 +307,16 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         private final long bytes;
         private final String id;
         private final Thread owner = Thread.currentThread();
+        @SuppressWarnings("unused") // held so that the Java buffer the array reads lives as long as the array
+        private final Buffer reads;
         volatile boolean disowned;
         Cleaner.Cleanable cleanable;
 
-        Release(AtomicReference<Long> handle, long bytes, String id) {
+        Release(AtomicReference<Long> handle, long bytes, String id, Buffer reads) {
             this.handle = handle;
             this.bytes = bytes;
             this.id = id;
+            this.reads = reads;
         }
 
         /** Run by the cleaner (the array is unreachable) or by close/detach (it is no longer ours). */

@@ -61,6 +61,8 @@ class NativeMemoryTest {
     void aViewOfAnArrayMadeFromJavaValuesOnThePublicManagerKeepsItsValues() {
         NDArray longs = Tensors.manager().create(new long[] {1, 2, 3, 4, 5}).reshape(1, 5);
         NDArray floats = Tensors.manager().create(new float[] {1.5f, 2.5f, 3.5f, 4.5f, 5.5f}).reshape(1, 5);
+        NDArray viewOfView = Tensors.manager().create(new float[] {1, 2, 3, 4, 5, 6}).reshape(2, 3).get(1).get("1:");
+        NDArray transposed = Tensors.manager().create(new double[] {1, 2, 3, 4, 5, 6}).reshape(2, 3).transpose();
         for (int round = 0; round < 3; round++) {
             System.gc();
             Tensors.collect();
@@ -71,6 +73,8 @@ class NativeMemoryTest {
         }
         assertArrayEquals(new long[] {1, 2, 3, 4, 5}, longs.toLongArray());
         assertArrayEquals(new float[] {1.5f, 2.5f, 3.5f, 4.5f, 5.5f}, floats.toFloatArray());
+        assertArrayEquals(new float[] {5, 6}, viewOfView.toFloatArray());
+        assertArrayEquals(new double[] {1, 4, 2, 5, 3, 6}, transposed.toDoubleArray());
     }
 
     private static long settledLiveBytes() {
