@@ -481,7 +481,10 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         return d;
     }
 
-    /** Logits of a run with these hooks attached; they are removed afterwards, also if the run fails. */
+    /**
+     * Logits of a run with these hooks attached; they are removed afterwards, also if the run fails. Other threads'
+     * runs of this model meanwhile do not see them.
+     */
     public NDArray runWithHooks(NDArray tokens, Hook... fwdHooks) {
         try (HookSession session = hooks(fwdHooks)) {
             return forward(tokens);
@@ -490,7 +493,8 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
 
     /**
      * Attaches hooks until the returned session is closed: {@code try (var h = model.hooks(...)) { ... }},
-     * TransformerLens's {@code with model.hooks(...)}. Closing removes them even after an exception.
+     * TransformerLens's {@code with model.hooks(...)}. Closing removes them even after an exception. They act on
+     * the runs of this thread only.
      */
     public HookSession hooks(Hook... fwdHooks) {
         HookSession session = new HookSession();
@@ -508,7 +512,10 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         return session;
     }
 
-    /** Attaches a hook that stays until {@link #resetHooks()}, TransformerLens's {@code add_hook}. */
+    /**
+     * Attaches a hook that stays until {@link #resetHooks()}, TransformerLens's {@code add_hook}. Unlike
+     * {@link #hooks} it acts on every run, from any thread.
+     */
     public void addHook(String name, dev.loupe.hook.HookFn fn) {
         hooks.get(name).add(fn);
     }
