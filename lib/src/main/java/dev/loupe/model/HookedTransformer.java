@@ -14,10 +14,12 @@ import dev.loupe.display.MimeBundle;
 import dev.loupe.display.ModelView;
 import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookPoint;
+import dev.loupe.load.AtomicFiles;
 import dev.loupe.load.LoadOptions;
 import dev.loupe.load.ModelLoadException;
 import dev.loupe.load.Pretrained;
 import dev.loupe.load.Safetensors;
+import dev.loupe.load.SavedModel;
 import dev.loupe.model.ModelConfig.Normalization;
 import dev.loupe.model.ModelConfig.PositionalEmbedding;
 import dev.loupe.tensor.Tensors;
@@ -27,7 +29,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -150,7 +151,10 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         return fromPretrained(name, LoadOptions.noProcessing());
     }
 
-    /** Loads a model saved by {@link #save}: config.json and model.safetensors in {@code dir}. */
+    /**
+     * Loads a model saved by {@link #save}: config.json and model.safetensors in {@code dir}. A file that is malformed
+     * or does not fit the other fails with a {@link dev.loupe.load.ModelFileException} naming it and what is wrong.
+     */
     public static HookedTransformer load(Path dir) throws IOException {
         Path config = dir.resolve("config.json");
         Path weights = dir.resolve("model.safetensors");
@@ -159,7 +163,8 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
                 throw new IOException("Cannot load a model from " + dir + ": " + p.getFileName() + " is missing.");
             }
         }
-        ModelConfig cfg = ModelConfig.fromJson(Files.readString(config));
+        ModelConfig cfg = SavedModel.config(config);
+        SavedModel.checkFits(cfg, config, Safetensors.entries(weights), weights);
         return fromStateDict(cfg, Safetensors.read(weights));
     }
 
@@ -182,9 +187,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
             }
         }
         Safetensors.write(dir.resolve("model.safetensors"), stored);
-        Path temp = Files.createTempFile(dir, "config.json", ".partial");
-        Files.writeString(temp, cfg.toJson(), StandardCharsets.UTF_8);
-        Files.move(temp, dir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.write(dir.resolve("config.json"), out -> out.write(cfg.toJson().getBytes(StandardCharsets.UTF_8)));
     }
 
     /** Every parameter's name and shape for this config, in state-dict order. */
