@@ -56,6 +56,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     private final LayerNorm lnFinal;
     private final Unembed unembed;
     private Tokenizer tokenizer;
+    private volatile boolean closed;
 
     private HookedTransformer(ModelConfig cfg, Map<String, NDArray> params) {
         this.cfg = cfg;
@@ -265,6 +266,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     }
 
     private synchronized NDArray run(NDArray tokens, NDArray attentionMask, KvCache cache) {
+        checkOpen();
         try (NDScope scope = new NDScope()) {
             NDArray input = checkTokens(tokens, cache == null ? 0 : cache.length());
             NDArray mask = checkMask(attentionMask, input.getShape());
@@ -322,6 +324,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * position alone.
      */
     public synchronized NDArray forwardFromLayer(int startLayer, NDArray residual, Integer onlyPosition) {
+        checkOpen();
         if (startLayer < 0 || startLayer > cfg.nLayers()) {
             throw new IllegalArgumentException("startLayer must be in [0, " + cfg.nLayers() + "], got " + startLayer);
         }
@@ -364,7 +367,8 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
                     + (cached > 0 ? " (" + cached + " cached)" : "") + " but " + cfg.modelName()
                     + " has n_ctx = " + cfg.nCtx() + ". Truncate or split it into pieces of at most " + cfg.nCtx() + " tokens.");
         }
-        long[] ids = tokens.toLongArray();
+        NDArray ids64 = t == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
+        long[] ids = ids64.toLongArray();
         for (int i = 0; i < ids.length; i++) {
             if (ids[i] < 0 || ids[i] >= cfg.dVocab()) {
                 throw new IllegalArgumentException("Token id " + ids[i] + " at [" + i / s.get(1) + ", " + i % s.get(1)
@@ -372,7 +376,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
                         + ", so ids must be in [0, " + (cfg.dVocab() - 1) + "].");
             }
         }
-        return t == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
+        return ids64;
     }
 
     private static NDArray checkMask(NDArray mask, Shape tokenShape) {
@@ -463,8 +467,9 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
             });
             NDArray logits = run(tokens, null, null);
             NDArray value = metric.apply(logits);
-            if (value.size() != 1) {
-                throw new IllegalArgumentException("The metric must return a scalar; it returned shape " + value.getShape());
+            if (value == null || value.size() != 1) {
+                throw new IllegalArgumentException("The metric must return a scalar; it returned "
+                        + (value == null ? "null" : "shape " + value.getShape()));
             }
             collector.backward(value);
             Map<String, NDArray> gradients = new LinkedHashMap<>();
@@ -773,6 +778,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     }
 
     public NDArray parameter(String name) {
+        checkOpen();
         NDArray p = params.get(name);
         if (p == null) {
             throw new IllegalArgumentException("No parameter '" + name + "'. Closest: "
@@ -843,7 +849,16 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     /** Frees the parameters now (otherwise they go when the model is unreferenced). */
     @Override
     public void close() {
+        closed = true;
         params.values().forEach(NDArray::close);
+    }
+
+    /** A closed model's weights are freed: say which model, rather than let libtorch report a released resource. */
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("The model " + cfg.modelName() + " was closed (model.close()), so its weights"
+                    + " are freed; load or create it again.");
+        }
     }
 
     /** In a notebook: the config as a table, with parameter count and tokenizer; the text is {@link #toString()}. */
