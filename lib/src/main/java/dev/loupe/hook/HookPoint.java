@@ -3,6 +3,7 @@ package dev.loupe.hook;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -16,7 +17,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
  *
  * <p>Hooks added with {@link #add} act on every run, from any thread (TransformerLens's {@code add_hook}). Hooks added
  * for a thread ({@link #addFor}), and what a run records, act on that thread's runs only: a model shared by threads
- * (a notebook's background cells, a parallel sweep) gives each the result its own hooks ask for.
+ * (a notebook's background cells, a parallel sweep) gives each the result its own hooks ask for. Hooks whose thread
+ * has ended without removing them act on every run, as before it ended they acted on all of its runs: a notebook
+ * runs each cell on a thread of its own, and a {@code hooks(...)} session opened in one cell stays on in the next.
  */
 public final class HookPoint {
 
@@ -53,16 +56,20 @@ public final class HookPoint {
 
     /** Whether anything will see the activation; components skip optional work (e.g. per-head results) if not. */
     public boolean isActive() {
-        return !hooks.isEmpty() || perThread.containsKey(Thread.currentThread());
+        return !hooks.isEmpty() || !perThread.isEmpty() && (perThread.containsKey(Thread.currentThread()) || orphans() != null);
     }
 
     /** Runs the attached hooks on the activation, records it where asked, and returns what the model uses next. */
     public NDArray apply(NDArray activation) {
-        PerThread mine = perThread.get(Thread.currentThread());
-        if (hooks.isEmpty() && mine == null) {
+        if (!isActive()) {
             return activation;
         }
+        PerThread mine = perThread.get(Thread.currentThread());
+        List<HookFn> orphaned = orphans();
         NDArray current = runHooks(hooks, keep(activation));
+        if (orphaned != null) {
+            current = runHooks(orphaned, current);
+        }
         if (mine == null) {
             return current;
         }
@@ -78,6 +85,18 @@ public final class HookPoint {
             current = current.add(probe);
         }
         return current;
+    }
+
+    /** The hooks of threads that have ended without removing them, or null if there are none. */
+    private List<HookFn> orphans() {
+        List<HookFn> orphaned = null;
+        for (Map.Entry<Thread, PerThread> e : perThread.entrySet()) {
+            if (!e.getKey().isAlive() && !e.getValue().hooks.isEmpty()) {
+                orphaned = orphaned == null ? new ArrayList<>() : orphaned;
+                orphaned.addAll(e.getValue().hooks);
+            }
+        }
+        return orphaned;
     }
 
     private NDArray runHooks(List<HookFn> fns, NDArray current) {

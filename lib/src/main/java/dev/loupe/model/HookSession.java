@@ -9,7 +9,8 @@ import java.util.List;
 
 /**
  * Hooks attached by {@link HookedTransformer#hooks}, for the runs of the thread that opened the session only (another
- * thread's runs of the same model do not see them); closing removes them, from whatever thread it is closed.
+ * thread's runs of the same model do not see them) until that thread ends, then for every run (a notebook cell is a
+ * thread: a session left open acts in the cells after it). Closing removes them, from whatever thread it is closed.
  */
 public final class HookSession implements AutoCloseable {
 

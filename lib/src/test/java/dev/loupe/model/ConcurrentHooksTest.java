@@ -83,6 +83,19 @@ class ConcurrentHooksTest {
         }
     }
 
+    @Test
+    void aSessionLeftOpenByAThreadThatEndedActsOnLaterRunsAsInTheNextNotebookCell() throws InterruptedException {
+        float[] plain = model.forward(tokens).toFloatArray();
+        float[] zeroed = model.runWithHooks(tokens, zeroResidPre).toFloatArray();
+        HookSession[] session = new HookSession[1];
+        Thread cell = new Thread(() -> session[0] = model.hooks(zeroResidPre));
+        cell.start();
+        cell.join();
+        assertArrayEquals(zeroed, model.forward(tokens).toFloatArray());
+        session[0].close();
+        assertArrayEquals(plain, model.forward(tokens).toFloatArray());
+    }
+
     private int cachesEqual(Map<String, float[]> expected, Callable<ActivationCache> run) throws Exception {
         for (int i = 0; i < RUNS; i++) {
             Map<String, float[]> got = snapshot(run.call());
