@@ -95,7 +95,7 @@ public final class Pretrained {
         }
         JsonElement parsed;
         try {
-            parsed = JsonParser.parseString(Files.readString(configFile));
+            parsed = JsonParser.parseString(SavedModel.text(configFile));
         } catch (JsonParseException e) {
             throw new ModelFileException("Cannot load " + name + ": " + configFile + " is not valid JSON (" + e.getMessage() + ").");
         }
@@ -107,6 +107,10 @@ public final class Pretrained {
         List<Path> weightFiles = weightFiles(dir);
         ModelConfig cfg;
         Map<String, NDArray> tl;
+        if (!json.has("n_layers") && !json.has("model_type")) {
+            throw new ModelFileException("Cannot load " + name + ": " + configFile + " has neither n_layers (a model Loupe"
+                    + " saved) nor model_type (a Hugging Face checkpoint).");
+        }
         if (json.has("n_layers")) { // saved by Loupe: already TransformerLens-named
             cfg = SavedModel.config(configFile);
             Map<String, Safetensors.Entry> entries = new LinkedHashMap<>();
@@ -118,7 +122,8 @@ public final class Pretrained {
         } else {
             ArchitectureConverter converter = CONVERTERS.stream().filter(c -> c.accepts(json)).findFirst()
                     .orElseThrow(() -> new IOException("Loupe cannot convert " + name + ": its config.json has model_type "
-                            + (json.has("model_type") ? "'" + json.get("model_type").getAsString() + "'" : "(none)")
+                            + (json.get("model_type").isJsonPrimitive() ? "'" + json.get("model_type").getAsString() + "'"
+                                    : JsonValues.describe(json.get("model_type")))
                             + "; supported: gpt2 (GPT-2 family, distilgpt2)."));
             cfg = converter.config(name, json);
             tl = converter.convert(cfg, json, readWeights(weightFiles));

@@ -7,6 +7,7 @@ import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
 
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,9 +32,18 @@ public final class SavedModel {
     /** The config in {@code file}; a malformed one fails naming the file and the field. */
     public static ModelConfig config(Path file) throws IOException {
         try {
-            return ModelConfig.fromJson(Files.readString(file));
+            return ModelConfig.fromJson(text(file));
         } catch (IllegalArgumentException e) {
             throw new ModelFileException("Cannot load the model config " + file + ": " + e.getMessage());
+        }
+    }
+
+    /** A file's text; bytes that are not UTF-8 fail naming the file. */
+    static String text(Path file) throws IOException {
+        try {
+            return Files.readString(file);
+        } catch (CharacterCodingException e) {
+            throw new ModelFileException(file + " is not UTF-8 text (" + e.getMessage() + "); it is damaged or not a config.");
         }
     }
 
