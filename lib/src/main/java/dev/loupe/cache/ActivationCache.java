@@ -135,6 +135,11 @@ public final class ActivationCache implements AutoCloseable, Displayable {
         return logits;
     }
 
+    /** Whether {@link #close()} has freed this cache's arrays. */
+    public boolean isClosed() {
+        return closed;
+    }
+
     /** A closed cache's arrays are freed: say so, rather than let libtorch report a released resource. */
     private void checkOpen() {
         if (closed) {
