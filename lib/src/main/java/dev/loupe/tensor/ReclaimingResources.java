@@ -201,8 +201,10 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         if (buffer == null) {
             return null;
         }
-        if (wrapped != null && !last.isReleased()) {
-            ownStorage(last);
+        Release release = wrapped == null ? null : releases.get(last.getUid());
+        if (release != null && !last.isReleased()) {
+            // Another thread may be reading it through the old tensor: that and the buffer go when the array does.
+            release.wrapping = copyIntoOwnStorage(last);
         }
         long start = UNSAFE.getLong(buffer, ADDRESS);
         Long data = dataAddress(next);
@@ -213,7 +215,7 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
     private static Long dataAddress(NDArray array) {
         try {
             Buffer data = (Buffer) DATA.invoke(LIBTORCH, (long) handleOf(array).get());
-            return UNSAFE.getLong(data, ADDRESS);
+            return data == null ? null : UNSAFE.getLong(data, ADDRESS);
         } catch (EngineException notContiguous) {
             return null;
         } catch (Throwable e) {
@@ -223,12 +225,17 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
 
     /** Gives an array this thread has just made from a Java buffer storage of libtorch's own, now. */
     void ownStorageNow(NDArray made) {
-        ownStorage(made);
+        JniUtils.deleteNDArray(copyIntoOwnStorage(made));
+        try {
+            JAVA_BUFFER.set(made, null); // nothing reads the buffer any more
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
         lastMade.remove();
     }
 
-    /** Replaces the array's native tensor by a copy in libtorch's storage and frees the old one. */
-    private static void ownStorage(NDArray array) {
+    /** Points the array at a copy of its tensor in libtorch's storage; returns the old tensor, for the caller to free. */
+    private static long copyIntoOwnStorage(NDArray array) {
         AtomicReference<Long> handle = handleOf(array);
         long wrapping = handle.get();
         try {
@@ -236,12 +243,7 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         } catch (Throwable e) {
             throw new IllegalStateException("Could not copy an array into libtorch's storage", e);
         }
-        JniUtils.deleteNDArray(wrapping);
-        try {
-            JAVA_BUFFER.set(array, null); // nothing reads the buffer any more
-        } catch (IllegalAccessException e) {
-            throw new IllegalStateException(e);
-        }
+        return wrapping;
     }
 
     private static Buffer javaBuffer(NDArray array) {
@@ -310,6 +312,8 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         @SuppressWarnings("unused") // held so that the Java buffer the array reads lives as long as the array
         private final Buffer reads;
         volatile boolean disowned;
+        /** The tensor over the Java buffer this array wrapped before it was copied into libtorch's storage. */
+        volatile Long wrapping;
         Cleaner.Cleanable cleanable;
 
         Release(AtomicReference<Long> handle, long bytes, String id, Buffer reads) {
@@ -323,6 +327,7 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
         @Override
         public void run() {
             if (disowned) {
+                freeWrapping();
                 settle();
             } else {
                 unreachable.add(this);
@@ -334,7 +339,16 @@ final class ReclaimingResources extends ConcurrentHashMap<String, AutoCloseable>
             if (pointer != null && pointer != -1) {
                 JniUtils.deleteNDArray(pointer);
             }
+            freeWrapping();
             settle();
+        }
+
+        private void freeWrapping() {
+            Long old = wrapping;
+            wrapping = null;
+            if (old != null) {
+                JniUtils.deleteNDArray(old);
+            }
         }
 
         private void settle() {

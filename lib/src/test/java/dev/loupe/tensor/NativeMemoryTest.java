@@ -63,6 +63,7 @@ class NativeMemoryTest {
         NDArray floats = Tensors.manager().create(new float[] {1.5f, 2.5f, 3.5f, 4.5f, 5.5f}).reshape(1, 5);
         NDArray viewOfView = Tensors.manager().create(new float[] {1, 2, 3, 4, 5, 6}).reshape(2, 3).get(1).get("1:");
         NDArray transposed = Tensors.manager().create(new double[] {1, 2, 3, 4, 5, 6}).reshape(2, 3).transpose();
+        NDArray empty = Tensors.manager().create(new float[0]).reshape(0, 3);
         for (int round = 0; round < 3; round++) {
             System.gc();
             Tensors.collect();
@@ -75,6 +76,7 @@ class NativeMemoryTest {
         assertArrayEquals(new float[] {1.5f, 2.5f, 3.5f, 4.5f, 5.5f}, floats.toFloatArray());
         assertArrayEquals(new float[] {5, 6}, viewOfView.toFloatArray());
         assertArrayEquals(new double[] {1, 4, 2, 5, 3, 6}, transposed.toDoubleArray());
+        assertEquals(0, empty.toFloatArray().length);
     }
 
     private static long settledLiveBytes() {
