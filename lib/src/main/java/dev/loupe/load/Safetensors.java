@@ -154,8 +154,11 @@ public final class Safetensors {
         for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
             NDArray a = e.getValue();
             long bytes = a.getShape().size() * a.getDataType().getNumOfBytes();
-            header.put(e.getKey(), Map.of("dtype", code(e.getKey(), a.getDataType()),
-                    "shape", a.getShape().getShape(), "data_offsets", new long[] {offset, offset + bytes}));
+            Map<String, Object> entry = new LinkedHashMap<>(); // in a fixed order (Map.of's changes by run): same bytes
+            entry.put("dtype", code(e.getKey(), a.getDataType()));
+            entry.put("shape", a.getShape().getShape());
+            entry.put("data_offsets", new long[] {offset, offset + bytes});
+            header.put(e.getKey(), entry);
             offset += bytes;
         }
         header.put("__metadata__", Map.of("format", "pt"));

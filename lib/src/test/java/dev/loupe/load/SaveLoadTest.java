@@ -140,6 +140,14 @@ class SaveLoadTest {
     }
 
     @Test
+    void theHeaderListsEachTensorsFieldsInSafetensorsOrderSoThatSavesAreByteForByteTheSame() throws IOException {
+        HookedTransformer.create(cfg, 1).save(dir);
+        String header = new String(SavedFiles.header(Files.readAllBytes(dir.resolve("model.safetensors"))), StandardCharsets.UTF_8);
+        // 17 × 24 float32 = 1,632 bytes
+        assertTrue(header.startsWith("{\"embed.W_E\":{\"dtype\":\"F32\",\"shape\":[17,24],\"data_offsets\":[0,1632]},"), header);
+    }
+
+    @Test
     void aSaveThatFailsMidwayLeavesThePreviousFilesWholeAndNothingElse() throws IOException {
         HookedTransformer.create(cfg, 1).save(dir);
         byte[] config = Files.readAllBytes(dir.resolve("config.json"));
