@@ -155,12 +155,11 @@ public final class Tensors {
     }
 
     /**
-     * DJL wraps Java buffers without copying; a view of such an array outlives the buffer's owner and
-     * would read freed memory. A clone puts the data in libtorch's own storage.
+     * DJL wraps Java buffers without copying; a view of such an array outlives the buffer's owner and would read
+     * freed memory (and a buffer the caller reuses changes under it). The data is copied into libtorch's own storage.
      */
     private static NDArray owned(NDArray wrapped) {
-        NDArray copy = wrapped.duplicate();
-        wrapped.close();
-        return copy;
+        RESOURCES.ownStorageNow(wrapped);
+        return wrapped;
     }
 }
