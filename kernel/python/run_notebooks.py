@@ -82,7 +82,7 @@ def merge_streams(outputs):
                 continue
             # A long block is not extended: its unfinished last line moves to the new output.
             cut = last.text.rfind("\n")
-            if cut not in (-1, len(last.text) - 1):
+            if cut != -1:
                 out.text = last.text[cut + 1:] + out.text
                 last.text = last.text[:cut + 1]
         merged.append(out)
