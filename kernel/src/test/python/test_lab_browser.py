@@ -1,6 +1,7 @@
 """./loupe lab as a researcher first meets it, in headless Chromium: a fresh clone's lab, the quickstart opened from the
 address lab prints, trusted and unchanged on opening, every cell run, and its figures live (plotly and the attention
-view), not their static images; the clone's git status stays clean.
+view), not their static images; the clone's git status stays clean. Also: a folder given to lab replaces the served
+root, and ./loupe run merges stream outputs as Notebook's own output area does.
 
 ./loupe test runs it after building (it installs Chromium). The clone is of this checkout's HEAD and reuses this
 checkout's build (class path and plotly.js) rather than building again; the served folder and the notebook are the
@@ -146,8 +147,10 @@ class LabBrowserTest(unittest.TestCase):
                 os.symlink(os.path.join(ROOT, "lib", "target", built), os.path.join(cls.clone, "lib", "target", built))
             os.makedirs(os.path.join(cls.clone, "target"))
             shutil.copy(os.path.join(ROOT, "target", "classpath.txt"), os.path.join(cls.clone, "target"))
-            cls.started = time.monotonic()
-            cls.quickstart_url = cls.start_lab()
+            started = time.monotonic()
+            cls.lab, log = cls.launch_lab()
+            cls.quickstart_url = cls.wait_for_line(cls.lab, log, r"loupe: start with the quickstart: (\S+)")
+            cls.lab_seconds = time.monotonic() - started
             cls.browser = DevTools(CHROMIUM, os.path.join(cls.tmp, "profile"))
         except BaseException:
             cls.tearDownClass()
@@ -157,37 +160,46 @@ class LabBrowserTest(unittest.TestCase):
     def tearDownClass(cls):
         if cls.browser:
             cls.browser.close()
-        if cls.lab and cls.lab.poll() is None:
-            # Notebook shuts its kernels down on SIGTERM; whatever is left of its process group is killed.
-            cls.lab.send_signal(signal.SIGTERM)
-            try:
-                cls.lab.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(cls.lab.pid, signal.SIGKILL)
-                cls.lab.wait()
+        if cls.lab:
+            cls.stop_lab(cls.lab)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
-    def start_lab(cls):
-        """./loupe lab from outside the clone, with Jupyter settings of its own (no trusted notebooks yet);
-        returns the quickstart's address it prints."""
+    def launch_lab(cls, *args):
+        """./loupe lab ARGS from outside the clone, with Jupyter settings of its own (no trusted notebooks yet);
+        returns the process and the path of its log."""
         env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_PATH", "JUPYTER_CONFIG_PATH")}
         env.update(JUPYTER_DATA_DIR=os.path.join(cls.tmp, "data"), JUPYTER_CONFIG_DIR=os.path.join(cls.tmp, "config"))
-        log_path = os.path.join(cls.tmp, "lab.log")
-        with open(log_path, "w") as log:
-            cls.lab = subprocess.Popen([os.path.join(cls.clone, "loupe"), "lab", "--ip=127.0.0.1",
-                                        f"--port={free_port()}", "--port-retries=0", "--no-browser"],
-                                       cwd=cls.tmp, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                       start_new_session=True)
+        fd, log_path = tempfile.mkstemp(prefix="lab-", suffix=".log", dir=cls.tmp)
+        with os.fdopen(fd, "w") as log:
+            lab = subprocess.Popen([os.path.join(cls.clone, "loupe"), "lab", "--ip=127.0.0.1", f"--port={free_port()}",
+                                    "--port-retries=0", "--no-browser", *args], cwd=cls.tmp, env=env,
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        return lab, log_path
+
+    @staticmethod
+    def wait_for_line(lab, log_path, pattern):
+        """The first group of the pattern once the log has it."""
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and cls.lab.poll() is None:
+        while time.monotonic() < deadline and lab.poll() is None:
             with open(log_path) as f:
-                found = re.search(r"loupe: start with the quickstart: (\S+)", f.read())
+                found = re.search(pattern, f.read())
             if found:
                 return found.group(1)
             time.sleep(0.5)
         with open(log_path) as f:
-            raise AssertionError(f"./loupe lab printed no quickstart address:\n{f.read()[-3000:]}")
+            raise AssertionError(f"./loupe lab printed nothing like {pattern}:\n{f.read()[-3000:]}")
+
+    @staticmethod
+    def stop_lab(lab):
+        """Notebook shuts its kernels down on SIGTERM; whatever is left of its process group is killed."""
+        if lab.poll() is None:
+            lab.send_signal(signal.SIGTERM)
+            try:
+                lab.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(lab.pid, signal.SIGKILL)
+                lab.wait()
 
     def git_status(self):
         return subprocess.run(["git", "-C", self.clone, "status", "--porcelain"], capture_output=True, text=True,
@@ -201,6 +213,7 @@ class LabBrowserTest(unittest.TestCase):
                               bool, 120, "the kernel is ready")
 
     def test_quickstart_opens_trusted_unchanged_and_runs_with_live_figures(self):
+        started = time.monotonic()
         self.assertIn("/notebooks/" + QUICKSTART + "?token=", self.quickstart_url)
         with open(os.path.join(self.clone, QUICKSTART)) as f:
             committed = json.load(f)
@@ -230,8 +243,18 @@ class LabBrowserTest(unittest.TestCase):
         self.assertEqual(committed["metadata"], self.browser.evaluate("Jupyter.notebook.toJSON().metadata"),
                          "running the notebook changed its metadata")
         self.assertEqual("", self.git_status(), "the clone changed")
-        print(f"\n  lab started, quickstart opened and run in {time.monotonic() - self.started:.0f} s", end=" ",
-              flush=True)
+        print(f"\n  lab printed the address in {self.lab_seconds:.0f} s; the quickstart opened and ran in"
+              f" {time.monotonic() - started:.0f} s", end=" ", flush=True)
+
+    def test_a_folder_given_replaces_the_served_root(self):
+        tutorials = os.path.join(self.clone, "tutorials")
+        for args in (["--notebook-dir=" + tutorials], [tutorials]):
+            lab, log = self.launch_lab(*args)
+            try:
+                served = self.wait_for_line(lab, log, r"Serving notebooks from local directory: (\S+)")
+            finally:
+                self.stop_lab(lab)
+            self.assertEqual(tutorials, served, args)
 
     def test_run_merges_streams_as_notebook_does(self):
         """./loupe run merges stream outputs (run_notebooks.merge_streams) as Notebook's own output area does."""
