@@ -317,6 +317,15 @@ class KernelTest(unittest.TestCase):
         self.assertEqual("complete", status("int x = 1;"))
         self.assertEqual("incomplete", status("for (int i = 0; i < 3; i++) {"))
 
+    def test_language_info_names_the_feature_version_only(self):
+        # Notebook saves language_info into each notebook and marks an opened one changed when it differs, so it must
+        # not change with the JDK's update release: it is java.specification.version, as the JVM itself reports it.
+        java = KernelSpecManager().get_kernel_spec("loupe").argv[0]
+        settings = subprocess.run([java, "-XshowSettings:properties", "-version"], capture_output=True, text=True)
+        expected = re.search(r"java\.specification\.version = (\S+)", settings.stderr).group(1)
+        info = self.kc.kernel_info(reply=True, timeout=30)["content"]["language_info"]
+        self.assertEqual(expected, info["version"])
+
     # --- magics ---
 
     def test_maven_resolves_from_the_local_repository_offline(self):

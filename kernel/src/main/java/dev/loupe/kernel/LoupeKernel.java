@@ -176,8 +176,10 @@ public final class LoupeKernel extends BaseKernel {
 
     @Override
     public LanguageInfo getLanguageInfo() {
+        // The feature version ("17"), not the full one: Notebook saves this into every notebook and marks an opened one
+        // changed when it differs, so an update release of the JDK must not dirty committed notebooks.
         return new LanguageInfo.Builder("java")
-                .version(Runtime.version().toString())
+                .version(String.valueOf(Runtime.version().feature()))
                 .mimetype("text/x-java-source")
                 .fileExtension(".jshell")
                 .pygments("java")
