@@ -320,7 +320,7 @@ class KernelTest(unittest.TestCase):
     def test_language_info_names_the_feature_version_only(self):
         # Notebook saves language_info into each notebook and marks an opened one changed when it differs, so it must
         # not change with the JDK's update release: it is java.specification.version, as the JVM itself reports it.
-        java = KernelSpecManager().get_kernel_spec("loupe").argv[0]
+        java = next(a for a in KernelSpecManager().get_kernel_spec("loupe").argv if os.path.basename(a) == "java")
         settings = subprocess.run([java, "-XshowSettings:properties", "-version"], capture_output=True, text=True)
         expected = re.search(r"java\.specification\.version = (\S+)", settings.stderr).group(1)
         info = self.kc.kernel_info(reply=True, timeout=30)["content"]["language_info"]

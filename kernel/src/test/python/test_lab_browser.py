@@ -8,6 +8,7 @@ checkout's build (class path and plotly.js) rather than building again; the serv
 clone's. Chromium is driven through its DevTools protocol over a pipe (--remote-debugging-pipe). Skipped without
 Chromium or a build.
 """
+import fcntl
 import json
 import os
 import re
@@ -51,8 +52,12 @@ class DevTools:
     def __init__(self, chromium, profile):
         to_chromium, self.to_chromium = os.pipe()
         self.from_chromium, from_chromium = os.pipe()
+        # Chromium reads fd 3 and writes fd 4; the pipe's ends must not be 3 or 4 themselves, or the shell's
+        # redirections below would overwrite one with the other (they are when few files are open).
+        to_chromium, from_chromium = (self.high_fd(fd) for fd in (to_chromium, from_chromium))
         self.process = subprocess.Popen(
-            ["sh", "-c", f'exec "$0" "$@" 3<&{to_chromium} 4>&{from_chromium}', chromium, "--headless", "--no-sandbox",
+            # bash, not sh: dash reads at most one digit in a redirection's descriptor
+            ["bash", "-c", f'exec "$0" "$@" 3<&{to_chromium} 4>&{from_chromium}', chromium, "--headless", "--no-sandbox",
              "--disable-gpu", "--no-first-run", "--disable-sync", "--disable-background-networking",
              "--disable-component-update", "--user-data-dir=" + profile, "--remote-debugging-pipe",
              # only loopback (which bypasses a proxy) is reachable
@@ -63,6 +68,13 @@ class DevTools:
         self.buffer = b""
         self.last_id = 0
         self.session = None
+
+    @staticmethod
+    def high_fd(fd):
+        """The same file at a descriptor of 10 or more; the original is closed."""
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+        os.close(fd)
+        return high
 
     def call(self, method, session=None, timeout=30, **params):
         self.last_id += 1
