@@ -4,6 +4,9 @@ Each notebook runs in its own folder (so relative paths in it work) on a fresh k
 written back in place, or under --output-dir; --html also writes NB.html beside it. A failing cell is named, with
 its error, and makes the exit status non-zero; the last line is "notebooks: N passed, M failed". Each notebook's wall
 time, the kernel's peak resident memory (VmHWM, read as each code cell completes) and its slowest cell are printed.
+
+A notebook is written as classic Notebook would save it (so opening it there does not mark it changed) and signed as
+trusted, as Notebook signs what it saves: its outputs are this user's own run.
 """
 import argparse
 import os
@@ -13,10 +16,18 @@ import time
 import traceback
 
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbformat.sign import NotebookNotary
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Classic Notebook's output area (outputarea.js, append_stream) merges a stream output into the one before it, of the
+# same stream, while that holds at most this many characters (stream_chunk_size); its text then goes through
+# utils.fixOverwrittenChars, whose regular expressions are JavaScript's: "." and multiline ^ $ stop at \r too.
+STREAM_CHUNK = 8192
+JS_LINE_END = "\n\r\u2028\u2029"
+JS_DOT = f"[^{JS_LINE_END}]"
 
 
 class Usage:
@@ -76,7 +87,8 @@ def execute(path, timeout):
     def on_cell_executed(cell, cell_index, execute_reply):
         usage.cell_completed(client, cell_index)
 
-    client = NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="loupe",
+    # No execution timestamps in cell metadata: they would change the file on every run.
+    client = NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="loupe", record_timing=False,
                             resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}},
                             on_cell_start=on_cell_start, on_cell_execute=on_cell_execute,
                             on_cell_executed=on_cell_executed)
@@ -115,6 +127,55 @@ def describe(nb, index, error):
     return "\n".join(lines)
 
 
+def as_notebook_saves(nb):
+    """Puts the executed notebook in the form classic Notebook saves after opening it: the kernelspec of the kernel that
+    ran it, stream outputs merged as its output area merges them, and no timing metadata from earlier runs."""
+    spec = KernelSpecManager().get_kernel_spec("loupe")
+    nb.metadata.kernelspec = {"display_name": spec.display_name, "language": spec.language, "name": "loupe"}
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
+
+
+def merge_streams(outputs):
+    merged = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if out.output_type == "stream" and last is not None and last.output_type == "stream" and last.name == out.name:
+            if js_length(last.text) <= STREAM_CHUNK:
+                last.text = fix_overwritten_chars(last.text + out.text)
+                continue
+            # A long block is not extended: its unfinished last line moves to the new output.
+            cut = last.text.rfind("\n")
+            if cut != -1:
+                out.text = last.text[cut + 1:] + out.text
+                last.text = last.text[:cut + 1]
+        merged.append(out)
+    return merged
+
+
+def js_length(text):
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fix_overwritten_chars(text):
+    """utils.fixOverwrittenChars: characters erased by backspaces, then line parts overwritten after carriage returns."""
+    while True:
+        erased = re.sub(r"[^\n]\x08", "", text)
+        if len(erased) == len(text):
+            break
+        text = erased
+    text = re.sub(r"\r+\n", "\n", text)
+    while re.search(r"\r[^$]", text):
+        base = re.search(f"(?:^|(?<=[{JS_LINE_END}]))({JS_DOT}*)\r+", text).group(1)
+        insert = re.search(f"\r+({JS_DOT}*)", text).group(1)
+        insert += base[len(insert):]
+        text = re.sub(f"\r+{JS_DOT}*", "\r", text, count=1)
+        text = re.sub(f"(?:^|(?<=[{JS_LINE_END}])){JS_DOT}*\r", lambda _: insert, text, count=1)
+    return text
+
+
 def write_html(nb, html_path):
     from nbconvert import HTMLExporter
     body, _ = HTMLExporter().from_notebook_node(nb)
@@ -148,7 +209,9 @@ def main():
         if args.output_dir:
             out = os.path.join(args.output_dir, os.path.relpath(os.path.abspath(path), common))
             os.makedirs(os.path.dirname(out), exist_ok=True)
+        as_notebook_saves(nb)
         nbformat.write(nb, out)
+        NotebookNotary().sign(nbformat.read(out, as_version=4))
         if args.html:
             write_html(nb, os.path.splitext(out)[0] + ".html")
         passed += 1

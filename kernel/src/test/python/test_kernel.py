@@ -161,6 +161,23 @@ class KernelTest(unittest.TestCase):
             self.assertTrue(self.km.is_alive())
             self.assert_next_cell_works()
 
+    def test_work_over_the_memory_budget_is_refused_naming_it_then_next_cell_works(self):
+        cell = self.run_cell(
+            'System.setProperty("loupe.memoryBudget", "1k");\n'
+            'try {\n'
+            '    var m = HookedTransformer.create(ModelConfig.builder().nLayers(2).dModel(16).nHeads(2).dVocab(50).nCtx(8).build(), 0);\n'
+            '    var t = Tensors.tokens(1, 2, 3, 4);\n'
+            '    Patching.residPre(m, t, m.runWithCache(t), Metrics.logitDiff(new int[] {5}, new int[] {6}));\n'
+            '} finally {\n'
+            '    System.clearProperty("loupe.memoryBudget");\n'
+            '}', timeout=120)
+        self.assertEqual("error", cell.status)
+        self.assertEqual("MemoryBudgetException", cell.reply["ename"])
+        self.assertIn("over the memory budget of 1024 bytes (set by -Dloupe.memoryBudget)", cell.traceback)
+        self.assertIn("LOUPE_MEMORY_BUDGET", cell.traceback)
+        self.assertTrue(self.km.is_alive())
+        self.assert_next_cell_works()
+
     # --- interrupt ---
 
     def test_interrupt_stops_a_tight_loop(self):
@@ -210,6 +227,31 @@ class KernelTest(unittest.TestCase):
         self.assertIn("from a thread", cell.stdout)
         self.assertIn("to stderr", "".join(c["text"] for c in cell.of_type("stream") if c["name"] == "stderr"))
 
+    def test_a_thread_of_an_ended_cell_writes_nothing_into_the_next_cell(self):
+        started = self.run_cell('var ticking = new java.util.concurrent.atomic.AtomicBoolean(true);\n'
+                                'Thread ticker = new Thread(() -> {\n'
+                                '    for (int i = 0; i < 200 && ticking.get(); i++) {\n'
+                                '        System.out.print("tick ");\n'
+                                '        System.err.print("tock ");\n'
+                                '        if (i % 10 == 0) display("tick " + i);\n'
+                                '        try { Thread.sleep(10); } catch (InterruptedException e) { return; }\n'
+                                '    }\n'
+                                '});\n'
+                                'ticker.setDaemon(true);\n'
+                                'ticker.start();')
+        self.assertEqual("ok", started.status, started.traceback)
+        try:
+            cell = self.run_cell('Thread.sleep(300);\nSystem.out.println("B");')
+        finally:
+            self.run_cell("ticking.set(false);\nticker.join();")
+        outputs = [(kind, c.get("name"), c.get("text", c.get("data"))) for _, kind, c in cell.messages
+                   if kind in ("stream", "display_data", "update_display_data")]
+        self.assertEqual([("stream", "stdout", "B\n")], outputs)
+
+    def test_parallel_stream_output_belongs_to_the_cell_that_runs_it(self):
+        cell = self.run_cell('java.util.stream.IntStream.range(0, 8).parallel().forEach(i -> System.out.println("p" + i));')
+        self.assertEqual([f"p{i}" for i in range(8)], sorted(cell.stdout.split()))
+
     def test_displayable_result_has_html_and_plain_text(self):
         cell = self.run_cell('new Displayable() {\n'
                              '    public MimeBundle mimeBundle() {\n'
@@ -232,6 +274,16 @@ class KernelTest(unittest.TestCase):
         self.assertEqual(["step 1", "step 2", "step 3"], [u["data"]["text/plain"] for u in updates])
         self.assertTrue(all(u["transient"]["display_id"] == display_id for u in updates))
 
+    # --- the environment ---
+
+    def test_cells_have_jshells_default_imports(self):
+        cell = self.run_cell('List.of(1)')
+        self.assertEqual("ok", cell.status, cell.traceback)
+        self.assertEqual("[1]", cell.result["text/plain"])
+        cell = self.run_cell('List.of(Path.of("a"), Pattern.compile("b"), BigInteger.TWO, TimeUnit.SECONDS)')
+        self.assertEqual("ok", cell.status, cell.traceback)
+        self.assertEqual("[a, b, 2, SECONDS]", cell.result["text/plain"])
+
     # --- completion, inspection, is_complete ---
 
     def test_completion_offers_members(self):
@@ -248,6 +300,13 @@ class KernelTest(unittest.TestCase):
         self.assertTrue(reply["found"])
         self.assertIn("int Math.max(int a, int b)", reply["data"]["text/plain"])
 
+    def test_inspect_shows_loupes_javadoc(self):
+        code = "HookedTransformer.fromPretrained"
+        reply = self.kc.inspect(code, len(code), reply=True, timeout=30)["content"]
+        self.assertTrue(reply["found"])
+        self.assertIn("HookedTransformer.fromPretrained(String name)", reply["data"]["text/plain"])
+        self.assertIn("Hugging Face", reply["data"]["text/plain"])
+
     def test_is_complete(self):
         def status(code):
             msg_id = self.kc.is_complete(code)
@@ -257,6 +316,15 @@ class KernelTest(unittest.TestCase):
                     return reply["content"]["status"]
         self.assertEqual("complete", status("int x = 1;"))
         self.assertEqual("incomplete", status("for (int i = 0; i < 3; i++) {"))
+
+    def test_language_info_names_the_feature_version_only(self):
+        # Notebook saves language_info into each notebook and marks an opened one changed when it differs, so it must
+        # not change with the JDK's update release: it is java.specification.version, as the JVM itself reports it.
+        java = next(a for a in KernelSpecManager().get_kernel_spec("loupe").argv if os.path.basename(a) == "java")
+        settings = subprocess.run([java, "-XshowSettings:properties", "-version"], capture_output=True, text=True)
+        expected = re.search(r"java\.specification\.version = (\S+)", settings.stderr).group(1)
+        info = self.kc.kernel_info(reply=True, timeout=30)["content"]["language_info"]
+        self.assertEqual(expected, info["version"])
 
     # --- magics ---
 
@@ -271,7 +339,7 @@ class KernelTest(unittest.TestCase):
         self.assertEqual("Assertions", cell.result["text/plain"])
 
     def test_classpath_adds_jars_by_glob_and_class_folders(self):
-        java = KernelSpecManager().get_kernel_spec("loupe").argv[0]
+        java = next(a for a in KernelSpecManager().get_kernel_spec("loupe").argv if os.path.basename(a) == "java")
         javac = os.path.join(os.path.dirname(java), "javac")
         tmp = tempfile.mkdtemp()
         try:

@@ -72,6 +72,7 @@ final class CellError extends Exception {
             lines.add("    " + " ".repeat((int) (start - lineStart)) + RED + "^".repeat((int) (end - start)) + RESET);
             lines.add(message);
         }
+        PythonHabits.hint(source).ifPresent(hint -> lines.add(BOLD_RED + "Hint" + RESET + ": " + hint));
         return new CellError("CompileError", first == null ? "the cell does not compile" : first, lines);
     }
 

@@ -23,10 +23,14 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Where a running cell's output goes: System.out and System.err (of any thread) become stream messages, Display calls
- * become display data, and System.in reads from the notebook's input box. Text is sent every {@link #TICK_MS} ms, so it
- * shows while the cell runs, and a loop printing thousands of lines makes a few messages, not thousands. Between
- * cells, text goes to the kernel's own streams (its log).
+ * Where a running cell's output goes: System.out and System.err become stream messages, Display calls become display
+ * data, and System.in reads from the notebook's input box. Text is sent every {@link #TICK_MS} ms, so it shows while the
+ * cell runs, and a loop printing thousands of lines makes a few messages, not thousands. Between cells, text goes to
+ * the kernel's own streams (its log).
+ * <p>
+ * Output belongs to the cell whose thread wrote it: a cell's threads, and the threads they start, write into that
+ * cell while it runs and into the kernel's log once it has ended, never into a later cell. Threads no cell started
+ * (the kernel's own, the common fork-join pool's, which runs parallel streams) write into whichever cell is running.
  * <p>
  * One lock (this object) guards the text buffers and the cell's reply environment, so nothing reaches IOPub after
  * {@link #detach} and output keeps the order it was written in. Holding it while publishing is cheap (IOPub never
@@ -36,10 +40,14 @@ final class CellOutput implements Display.Sink {
 
     private static final long TICK_MS = 50;
 
+    /** The cell a thread writes for; threads inherit it from the thread that starts them. */
+    private static final InheritableThreadLocal<Object> CELL = new InheritableThreadLocal<>();
+
     private final TextStream out;
     private final TextStream err;
     private final JupyterInputStream in = new JupyterInputStream(StandardCharsets.UTF_8);
     private ShellReplyEnvironment env;
+    private Object cell;  // the running cell, or null between cells
 
     private CellOutput(PrintStream kernelOut, PrintStream kernelErr) {
         out = new TextStream(PublishStream.StreamType.OUT, kernelOut);
@@ -67,9 +75,14 @@ final class CellOutput implements Display.Sink {
         return output;
     }
 
-    /** From now on output belongs to the cell that {@code env} answers. */
+    /**
+     * From now on output belongs to the cell that {@code env} answers. Called on the thread that runs the cell, which
+     * passes the cell on to the threads it starts.
+     */
     synchronized void attach(ShellReplyEnvironment env, boolean stdinAllowed) {
         this.env = env;
+        cell = new Object();
+        CELL.set(cell);
         in.setEnv(env);
         in.setEnabled(stdinAllowed);
     }
@@ -79,6 +92,14 @@ final class CellOutput implements Display.Sink {
         flush();
         in.retractEnv(env);
         env = null;
+        cell = null;
+        CELL.remove();
+    }
+
+    /** Whether the calling thread writes into the running cell rather than the log: it is not a thread of an ended cell. */
+    private boolean forRunningCell() {  // called with the lock held
+        Object owner = CELL.get();
+        return env != null && (owner == null || owner == cell);
     }
 
     /** Sends pending text now. */
@@ -115,10 +136,10 @@ final class CellOutput implements Display.Sink {
     }
 
     private synchronized void showOrLog(ContentType<?> content, MimeBundle bundle) {
-        if (env != null) {
+        if (forRunningCell()) {
             publish(content);
         } else {
-            out.kernelLog.println(bundle.text());  // displayed from a thread that outlived its cell
+            out.kernelLog.println(bundle.text());  // displayed between cells or from a thread that outlived its cell
         }
     }
 
@@ -151,15 +172,17 @@ final class CellOutput implements Display.Sink {
 
         @Override
         public void write(int b) {
-            synchronized (CellOutput.this) {
-                pending.write(b);
-            }
+            write(new byte[] {(byte) b}, 0, 1);
         }
 
         @Override
         public void write(byte[] b, int off, int len) {
             synchronized (CellOutput.this) {
-                pending.write(b, off, len);
+                if (forRunningCell()) {
+                    pending.write(b, off, len);
+                } else {
+                    kernelLog.write(b, off, len);
+                }
             }
         }
 

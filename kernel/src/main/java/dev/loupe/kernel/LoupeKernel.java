@@ -8,6 +8,7 @@ import io.github.spencerpark.jupyter.kernel.BaseKernel;
 import io.github.spencerpark.jupyter.kernel.LanguageInfo;
 import io.github.spencerpark.jupyter.kernel.ReplacementOptions;
 import io.github.spencerpark.jupyter.kernel.display.DisplayData;
+import io.github.spencerpark.jupyter.messages.Header;
 import io.github.spencerpark.jupyter.messages.Message;
 import io.github.spencerpark.jupyter.messages.MessageType;
 import io.github.spencerpark.jupyter.messages.publish.PublishError;
@@ -15,7 +16,10 @@ import io.github.spencerpark.jupyter.messages.publish.PublishExecuteInput;
 import io.github.spencerpark.jupyter.messages.publish.PublishExecuteResult;
 import io.github.spencerpark.jupyter.messages.reply.ErrorReply;
 import io.github.spencerpark.jupyter.messages.reply.ExecuteReply;
+import io.github.spencerpark.jupyter.messages.reply.KernelInfoReply;
 import io.github.spencerpark.jupyter.messages.request.ExecuteRequest;
+import io.github.spencerpark.jupyter.messages.request.HistoryRequest;
+import io.github.spencerpark.jupyter.messages.request.KernelInfoRequest;
 
 import java.util.List;
 import java.util.Map;
@@ -31,6 +35,7 @@ import java.util.stream.Collectors;
 public final class LoupeKernel extends BaseKernel {
 
     private final CellOutput output;
+    private final History history = new History();
     private final CompletableFuture<Repl> repl;
     private volatile String startupProblems;
 
@@ -58,6 +63,8 @@ public final class LoupeKernel extends BaseKernel {
     public void becomeHandlerForConnection(JupyterConnection connection) {
         super.becomeHandlerForConnection(connection);
         connection.setHandler(MessageType.EXECUTE_REQUEST, this::execute);
+        connection.setHandler(MessageType.KERNEL_INFO_REQUEST, this::kernelInfo);
+        connection.setHandler(MessageType.HISTORY_REQUEST, this::history);
     }
 
     /**
@@ -68,13 +75,16 @@ public final class LoupeKernel extends BaseKernel {
     private void execute(ShellReplyEnvironment env, Message<ExecuteRequest> message) {
         commManager.setMessageContext(message);
         ExecuteRequest request = message.getContent();
-        int count = request.isSilent() ? executionCount.get() : executionCount.getAndIncrement();
+        // As in IPython, only a cell kept in the history counts; a silent one never is.
+        boolean kept = request.shouldStoreHistory() && !request.isSilent();
+        int count = kept ? executionCount.getAndIncrement() : executionCount.get();
         env.setBusyDeferIdle();
         if (!request.isSilent()) {
             env.publish(new PublishExecuteInput(request.getCode(), count));
         }
         output.attach(env, request.isStdinEnabled());
         CellError error = null;
+        String shown = null;
         try {
             Repl r = repl.join();
             String problems = startupProblems;
@@ -85,6 +95,7 @@ public final class LoupeKernel extends BaseKernel {
             Optional<MimeBundle> result = r.run(request.getCode(), "Cell In[" + count + "]");
             if (result.isPresent() && !request.isSilent()) {
                 output.publish(new PublishExecuteResult(count, CellOutput.toDisplayData(result.get())));
+                shown = result.get().text();
             }
         } catch (CellError e) {
             error = e;
@@ -95,6 +106,9 @@ public final class LoupeKernel extends BaseKernel {
             output.publish(new PublishError(error.name(), error.getMessage(), error.traceback()));
         }
         output.detach();
+        if (kept) {
+            history.add(count, request.getCode(), shown);
+        }
         if (error == null) {
             env.defer().reply(new ExecuteReply(count, Map.of()));
         } else {
@@ -102,6 +116,27 @@ public final class LoupeKernel extends BaseKernel {
             reply.setExecutionCount(count);
             env.defer().replyError(ExecuteReply.MESSAGE_TYPE.error(), reply);
         }
+    }
+
+    /** The base kernel's reply, with the status the protocol requires (the base kernel's has none). */
+    private void kernelInfo(ShellReplyEnvironment env, Message<KernelInfoRequest> message) {
+        env.setBusyDeferIdle();
+        env.reply(new KernelInfo(getLanguageInfo(), getBanner(), getHelpLinks()));
+    }
+
+    private static final class KernelInfo extends KernelInfoReply {
+        @SuppressWarnings("unused")  // written by Gson
+        private final String status = "ok";
+
+        KernelInfo(LanguageInfo language, String banner, List<LanguageInfo.Help> helpLinks) {
+            super(Header.PROTOCOL_VERISON, KERNEL_META.get("project"), KERNEL_META.get("version"), language, banner, helpLinks);
+        }
+    }
+
+    /** The base kernel leaves history requests unanswered, and a client waiting for the reply would hang. */
+    private void history(ShellReplyEnvironment env, Message<HistoryRequest> message) {
+        env.setBusyDeferIdle();
+        env.reply(history.answer(message.getContent()));
     }
 
     /** The base kernel's entry point for running code; cells come through {@link #execute} instead. */
@@ -141,8 +176,10 @@ public final class LoupeKernel extends BaseKernel {
 
     @Override
     public LanguageInfo getLanguageInfo() {
+        // The feature version ("17"), not the full one: Notebook saves this into every notebook and marks an opened one
+        // changed when it differs, so an update release of the JDK must not dirty committed notebooks.
         return new LanguageInfo.Builder("java")
-                .version(Runtime.version().toString())
+                .version(String.valueOf(Runtime.version().feature()))
                 .mimetype("text/x-java-source")
                 .fileExtension(".jshell")
                 .pygments("java")

@@ -5,6 +5,7 @@ import io.github.spencerpark.jupyter.channels.Loop;
 import io.github.spencerpark.jupyter.kernel.KernelConnectionProperties;
 
 import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -15,8 +16,9 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Starts the kernel: {@code java -cp CLASSPATH dev.loupe.kernel.Main CONNECTION_FILE}, as the kernelspec's argv says.
- * The startup script is the file named by {@code -Dloupe.startup}, else the copy packaged with the kernel.
+ * Starts the kernel: {@code java -cp CLASSPATH dev.loupe.kernel.Main CONNECTION_FILE}, as the kernelspec's argv says
+ * (through kernel/python/launch_kernel.py). The startup script is the file named by {@code -Dloupe.startup}, else the
+ * copy packaged with the kernel.
  */
 public final class Main {
 
@@ -33,8 +35,11 @@ public final class Main {
         KernelConnectionProperties properties = KernelConnectionProperties.parse(Files.readString(Path.of(args[0])));
         LoupeKernel kernel = new LoupeKernel(startupScript());
         // SIGINT (a client in interrupt_mode "signal", or Ctrl-C in a terminal) interrupts the cell; by default it
-        // would end the JVM.
-        Signal.handle(new Signal("INT"), signal -> kernel.interrupt());
+        // would end the JVM. The JVM leaves an ignored SIGINT ignored: the kernelspec's launch_kernel.py resets it.
+        if (Signal.handle(new Signal("INT"), signal -> kernel.interrupt()) == SignalHandler.SIG_IGN) {
+            System.err.println("loupe: SIGINT is ignored by this process (started from a background shell?), so it"
+                    + " cannot interrupt a cell; interrupt requests by message still do");
+        }
         JupyterConnection connection = new JupyterConnection(properties);
         kernel.becomeHandlerForConnection(connection);
         connection.connect();

@@ -26,8 +26,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -52,6 +55,7 @@ final class Repl implements AutoCloseable {
     private final Map<String, Place> places = new HashMap<>();  // snippet id -> its source, for tracebacks
 
     Repl() {
+        SourcePath.install(System.getProperty("java.class.path"));
         shell = JShell.builder().executionEngine(new ExecutionControlProvider() {
             @Override
             public String name() {
@@ -220,11 +224,19 @@ final class Repl implements AutoCloseable {
         int start = snippetStart(text);
         int[] anchor = new int[1];
         List<String> options = analysis.completionSuggestions(text.substring(start), cursor - start, anchor).stream()
-                .sorted(Comparator.comparing(s -> !s.matchesType()))
+                .sorted(Comparator.comparing((Suggestion s) -> !s.matchesType()).thenComparing(s -> isObjectPlumbing(s.continuation())))
                 .map(Suggestion::continuation)
                 .distinct()
                 .collect(Collectors.toList());
         return new ReplacementOptions(options, start + anchor[0], cursor);
+    }
+
+    /** Methods every object has that a researcher never means: listed after the rest. */
+    private static final Set<String> OBJECT_PLUMBING = Set.of("wait", "notify", "notifyAll", "hashCode", "getClass", "equals");
+
+    private static boolean isObjectPlumbing(String continuation) {
+        int paren = continuation.indexOf('(');
+        return OBJECT_PLUMBING.contains(paren < 0 ? continuation : continuation.substring(0, paren));
     }
 
     /** The signatures (and Javadoc, where sources are at hand) of what the cursor is on, or empty. */
@@ -240,8 +252,16 @@ final class Repl implements AutoCloseable {
             docs = analysis.documentation(snippet + "(", snippet.length() + 1, true);  // a method named, not yet called
         }
         return docs.isEmpty() ? Optional.empty() : Optional.of(docs.stream()
-                .map(d -> d.signature() + (d.javadoc() == null ? "" : "\n\n" + d.javadoc().strip()))
+                .map(d -> d.signature() + (d.javadoc() == null ? "" : "\n\n" + plainJavadoc(d.javadoc())))
                 .collect(Collectors.joining("\n\n")));
+    }
+
+    private static final Pattern INLINE_TAG = Pattern.compile("\\{@(?:code|literal|link|linkplain|value)\\s+((?:[^{}]|\\{[^{}]*})*)}");
+
+    /** Javadoc as a reader wants it in a tooltip: {@code x} as x, no HTML paragraph tags. */
+    static String plainJavadoc(String javadoc) {
+        String text = INLINE_TAG.matcher(javadoc.strip()).replaceAll(m -> Matcher.quoteReplacement(m.group(1).strip()));
+        return text.replaceAll("(?i)</?p>", "").replaceAll("(?i)</?(pre|ol|ul|li|b|i|em)>", "");
     }
 
     /** Jupyter's is_complete: "complete", "invalid", or the indent for the next line of an unfinished cell. */

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import javax.tools.ToolProvider;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -52,6 +53,26 @@ class ReplTest {
     }
 
     @Test
+    void completionListsObjectsPlumbingLast() throws CellError {
+        text("var plumbingProbe = new StringBuilder();");
+        String code = "plumbingProbe.";
+        List<String> options = repl.complete(code, code.length()).getReplacements();
+        int firstPlumbing = options.indexOf("wait(");
+        assertTrue(firstPlumbing > 0 && options.indexOf("append(") < firstPlumbing, options.toString());
+        for (String last : List.of("notify()", "hashCode()", "getClass()")) {
+            assertTrue(options.indexOf(last) > options.indexOf("reverse()"), last + " in " + options);
+        }
+    }
+
+    @Test
+    void inspectionShowsLoupesJavadocFromItsSources() {
+        String code = "dev.loupe.tensor.Tensors.item";
+        String doc = repl.inspect(code, code.length()).orElseThrow();
+        assertTrue(doc.contains("Tensors.item(") && doc.contains("One element as a double, whatever the array's type"), doc);
+        assertTrue(doc.contains("TransformerLens's x[l, h].item() is") && !doc.contains("{@code"), doc);
+    }
+
+    @Test
     void aFailingLineOfTheStartupScriptIsReportedAndTheRestStillRuns() throws CellError {
         var errors = repl.runStartup("import no.such.Thing;\nint afterTheError = 7;\n");
         assertEquals(1, errors.size());
@@ -74,6 +95,25 @@ class ReplTest {
         assertTrue(tb.contains("Cell In[7], line 4"), tb);
         assertTrue(tb.contains("String s = ok;\n               ^^"), tb);
         assertFalse(tb.contains("location: class"), tb);
+    }
+
+    @Test
+    void pythonHabitsGetAHintNamingTheJava() throws CellError {
+        text("var habits = new java.util.HashMap<String, Integer>();");
+        String[][] cases = {
+            {"a, b = habits.size()", "Java has no tuple assignment", "var cache = model.runWithCache(tokens); var logits = cache.logits();"},
+            {"habits[\"pattern\", 1]", "Java has no [] on objects", "`habits.get(\"pattern\", 1)`"},
+            {"habits[0, :, -1]", "Java has no [] on objects", "`habits.get(\"0, :, -1\")`"},
+            {"habits.run_with_cache(1)", "camelCase", "`run_with_cache` is `runWithCache`"},
+            {"def ablate(z, hook):\n    return z", "Python syntax", "(z, hook) -> z.mul(0)"},
+        };
+        for (String[] c : cases) {
+            CellError e = assertThrows(CellError.class, () -> repl.run(c[0], "Cell In[8]"), c[0]);
+            String tb = traceback(e);
+            assertTrue(tb.contains("Hint: " ) && tb.contains(c[1]) && tb.contains(c[2]), c[0] + "\n" + tb);
+        }
+        CellError plain = assertThrows(CellError.class, () -> repl.run("String s = 1;", "Cell In[9]"));
+        assertFalse(traceback(plain).contains("Hint"), traceback(plain));
     }
 
     @Test

@@ -27,6 +27,7 @@ public final class ActivationCache implements AutoCloseable, Displayable {
     private final NDArray logits;
     private final HookedTransformer model;
     private final List<String> modelHookNames;
+    private volatile boolean closed;
 
     public ActivationCache(HookedTransformer model, Map<String, NDArray> activations, NDArray logits,
                            Map<String, NDArray> gradients) {
@@ -81,6 +82,7 @@ public final class ActivationCache implements AutoCloseable, Displayable {
 
     /** The activation at a hook point: a full name, or a short one as {@code get_act_name} takes ("embed", "pre5"). */
     public NDArray get(String name) {
+        checkOpen();
         NDArray a = activations.get(name);
         return a != null ? a : lookup(activations, ActNames.actName(name), "activation");
     }
@@ -106,6 +108,7 @@ public final class ActivationCache implements AutoCloseable, Displayable {
     }
 
     private NDArray lookup(Map<String, NDArray> map, String name, String what) {
+        checkOpen();
         NDArray a = map.get(name);
         if (a != null) {
             return a;
@@ -122,13 +125,28 @@ public final class ActivationCache implements AutoCloseable, Displayable {
                     + what + " for it: the names filter given to the run excluded it (" + map.size()
                     + " cached, e.g. " + String.join(", ", ActNames.closest(name, map.keySet(), 3)) + ").");
         }
-        throw new IllegalArgumentException("No hook point named '" + name + "'. Closest cached: "
-                + String.join(", ", ActNames.closest(name, map.keySet(), 3)));
+        throw new IllegalArgumentException("No hook point named '" + name + "'." + ActNames.layerHint(name, modelHookNames)
+                + " Closest cached: " + String.join(", ", ActNames.closest(name, map.keySet(), 3)));
     }
 
     /** The logits of the run that made this cache, [batch, pos, d_vocab_out]. */
     public NDArray logits() {
+        checkOpen();
         return logits;
+    }
+
+    /** Whether {@link #close()} has freed this cache's arrays. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** A closed cache's arrays are freed: say so, rather than let libtorch report a released resource. */
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("This ActivationCache (" + activations.size() + " activations of a run of "
+                    + model.config().modelName() + ") was closed, so its arrays are freed; run the model again for a new"
+                    + " one, or close it only when done (a try-with-resources block closes it at its end).");
+        }
     }
 
     public boolean contains(String name) {
@@ -167,6 +185,7 @@ public final class ActivationCache implements AutoCloseable, Displayable {
     /** Frees every cached activation, gradient and the logits now. */
     @Override
     public void close() {
+        closed = true;
         activations.values().forEach(NDArray::close);
         gradients.values().forEach(NDArray::close);
         if (logits != null) {

@@ -94,7 +94,7 @@ public final class ArrayView {
         if (stats.nanCount() > 0) {
             text.append("  nan ").append(stats.nanCount());
         }
-        text.append('\n').append(values);
+        text.append('\n').append(shape.dimension() >= 3 ? corner(a) : values);
 
         Plot plot = dt.isFloating() ? plot(a, copy, stats) : null;
         StringBuilder html = new StringBuilder(htmlHead(dt, shape, where));
@@ -196,6 +196,21 @@ public final class ArrayView {
     }
 
     // ---------------------------------------------------------------- values, abbreviated as PyTorch prints them
+
+    /** Rows and columns of the corner the plain-text view shows of a 3-D or larger array. */
+    static final int CORNER = 6;
+
+    /**
+     * For 3-D and larger arrays, the plain-text view shows a corner of the first matrix (a [batch, head, q, k] pattern
+     * printed whole is a wall of numbers); the HTML view keeps every matrix, abbreviated, under "values".
+     */
+    private static String corner(NDArray a) {
+        Shape s = a.getShape();
+        long rows = Math.min(CORNER, s.get(s.dimension() - 2));
+        long cols = Math.min(CORNER, s.get(s.dimension() - 1));
+        String index = "0, ".repeat(s.dimension() - 2) + ":" + rows + ", :" + cols;
+        return "corner [" + index + "]:\n" + values(a.get(index));
+    }
 
     /** The values as nested brackets, with {@code ...} for the middle of each long axis when the array is large. */
     static String values(NDArray a) {

@@ -54,6 +54,10 @@ public final class CacheView {
     }
 
     static String html(ActivationCache cache) {
+        if (cache.isClosed()) {
+            return "<div style=\"" + Html.FONT + "\"><b>ActivationCache</b> <span style=\"" + Html.MUTED + "\">(closed) "
+                    + cache.size() + (cache.size() == 1 ? " activation" : " activations") + ", freed</span></div>";
+        }
         Grouped g = group(cache);
         StringBuilder h = new StringBuilder("<div style=\"").append(Html.FONT).append("\">");
         h.append("<div><b>ActivationCache</b> <span style=\"").append(Html.MUTED).append("\">")

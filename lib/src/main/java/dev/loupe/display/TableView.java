@@ -2,6 +2,8 @@ package dev.loupe.display;
 
 import java.util.Locale;
 
+import tech.tablesaw.api.DoubleColumn;
+import tech.tablesaw.api.FloatColumn;
 import tech.tablesaw.api.NumericColumn;
 import tech.tablesaw.api.Table;
 import tech.tablesaw.columns.Column;
@@ -58,11 +60,13 @@ public final class TableView {
             for (int c = 0; c < shownCols; c++) {
                 Column<?> col = t.column(c);
                 boolean numeric = col instanceof NumericColumn<?>;
-                String cell = col.isMissing(r) ? "" : col.getString(r);
+                String full = col.isMissing(r) ? "" : col.getString(r);
+                String cell = fractional(col) && !col.isMissing(r) ? shortNumber(((NumericColumn<?>) col).getDouble(r)) : full;
                 if (cell.length() > MAX_CELL_CHARS) {
                     cell = cell.substring(0, MAX_CELL_CHARS) + "…";
                 }
-                h.append("<td style=\"").append(numeric ? Html.TD_NUM : Html.TD).append("white-space:pre;\">")
+                h.append("<td style=\"").append(numeric ? Html.TD_NUM : Html.TD).append("white-space:pre;\"")
+                        .append(cell.equals(full) ? "" : " title=\"" + Html.escape(full) + "\"").append(">")
                         .append(Html.escape(cell)).append("</td>");
             }
             if (shownCols < cols) {
@@ -83,5 +87,26 @@ public final class TableView {
             h.append("</div>");
         }
         return h.append("</div>").toString();
+    }
+
+    private static boolean fractional(Column<?> col) {
+        return col instanceof DoubleColumn || col instanceof FloatColumn;
+    }
+
+    /** Four significant digits, as a reader compares them (0.1235, -3.2e-5, 1.235e6); the cell's title has them all. */
+    static String shortNumber(double v) {
+        if (v == Math.rint(v) && Math.abs(v) < 1e15) {
+            return Long.toString((long) v);
+        }
+        if (!Double.isFinite(v)) {
+            return Double.toString(v);
+        }
+        String g = String.format(Locale.ROOT, "%.4g", v);
+        int e = g.indexOf('e');
+        String mantissa = e < 0 ? g : g.substring(0, e);
+        if (mantissa.contains(".")) {
+            mantissa = mantissa.replaceAll("0+$", "").replaceAll("\\.$", "");
+        }
+        return e < 0 ? mantissa : mantissa + g.substring(e).replace("e+0", "e").replace("e-0", "e-").replace("e+", "e");
     }
 }

@@ -77,6 +77,20 @@ public final class ActNames {
         return m.find() ? Integer.parseInt(m.group(1)) : -1;
     }
 
+    /**
+     * " The model has 2 layers (0 to 1)." when {@code name} names a block past the last of {@code known} hook names;
+     * otherwise "". The closest names alone would not say why {@code blocks.5...} is missing from a 2-layer model.
+     */
+    public static String layerHint(String name, Iterable<String> known) {
+        int layers = 0;
+        for (String k : known) {
+            layers = Math.max(layers, layerOf(k) + 1);
+        }
+        int layer = layerOf(name);
+        return layer >= layers && layers > 0
+                ? " The model has " + layers + (layers == 1 ? " layer (0)." : " layers (0 to " + (layers - 1) + ").") : "";
+    }
+
     /** Up to {@code n} of {@code candidates} closest to {@code name} by edit distance, closest first. */
     public static List<String> closest(String name, Iterable<String> candidates, int n) {
         List<String> all = new ArrayList<>();

@@ -217,13 +217,13 @@ final class HubCache {
     }
 
     static void checkRevision(String revision) {
-        if (revision.isEmpty() || !safeRelative(revision)) {
+        if (revision.isEmpty() || !isSafeRelativePath(revision)) {
             throw new IllegalArgumentException("'" + revision + "' is not a revision (a branch, tag or commit)");
         }
     }
 
     static void checkFilename(String repoId, String filename) {
-        if (filename == null || filename.isEmpty() || !safeRelative(filename)) {
+        if (filename == null || filename.isEmpty() || !isSafeRelativePath(filename)) {
             throw new IllegalArgumentException("'" + filename + "' is not a file name within " + repoId
                     + " (expected a relative path such as config.json or onnx/model.onnx)");
         }
@@ -235,7 +235,7 @@ final class HubCache {
     }
 
     /** Relative, '/'-separated, with no empty, "." or ".." segment: it cannot leave the folder it is put in. */
-    private static boolean safeRelative(String path) {
+    static boolean isSafeRelativePath(String path) {
         if (path.startsWith("/") || path.contains("\\") || path.indexOf(':') >= 0 || path.indexOf('\0') >= 0) {
             return false;
         }

@@ -2,7 +2,9 @@ package dev.loupe.load;
 
 import ai.djl.ndarray.NDArray;
 
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 
 import dev.loupe.model.HookedTransformer;
@@ -14,6 +16,7 @@ import dev.loupe.tokenize.Tokenizers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -95,38 +98,74 @@ public final class Pretrained {
         if (!Files.isRegularFile(configFile)) {
             throw new IOException("Cannot load " + name + " from " + dir + ": config.json is missing.");
         }
-        JsonObject json = JsonParser.parseString(Files.readString(configFile)).getAsJsonObject();
-        Map<String, NDArray> weights = new LinkedHashMap<>();
-        for (Path file : weightFiles(dir)) {
-            weights.putAll(Safetensors.read(file));
+        JsonElement parsed;
+        try {
+            parsed = JsonParser.parseString(SavedModel.text(configFile));
+        } catch (JsonParseException e) {
+            throw new ModelFileException("Cannot load " + name + ": " + configFile + " is not valid JSON (" + e.getMessage() + ").");
         }
+        if (!parsed.isJsonObject()) {
+            throw new ModelFileException("Cannot load " + name + ": " + configFile + " is " + JsonValues.describe(parsed)
+                    + ", not a JSON object.");
+        }
+        JsonObject json = parsed.getAsJsonObject();
+        List<Path> weightFiles = weightFiles(dir);
         ModelConfig cfg;
         Map<String, NDArray> tl;
+        if (!json.has("n_layers") && !json.has("model_type")) {
+            throw new ModelFileException("Cannot load " + name + ": " + configFile + " has neither n_layers (a model Loupe"
+                    + " saved) nor model_type (a Hugging Face checkpoint).");
+        }
         if (json.has("n_layers")) { // saved by Loupe: already TransformerLens-named
-            cfg = ModelConfig.fromJson(json.toString());
-            tl = weights;
+            cfg = SavedModel.config(configFile);
+            Map<String, Safetensors.Entry> entries = new LinkedHashMap<>();
+            for (Path file : weightFiles) {
+                entries.putAll(Safetensors.entries(file));
+            }
+            SavedModel.checkFits(cfg, configFile, entries, weightFiles.size() == 1 ? weightFiles.get(0) : dir);
+            tl = readWeights(weightFiles);
         } else {
             ArchitectureConverter converter = CONVERTERS.stream().filter(c -> c.accepts(json)).findFirst()
                     .orElseThrow(() -> new IOException("Loupe cannot convert " + name + ": its config.json has model_type "
-                            + (json.has("model_type") ? "'" + json.get("model_type").getAsString() + "'" : "(none)")
+                            + (json.get("model_type").isJsonPrimitive() ? "'" + json.get("model_type").getAsString() + "'"
+                                    : JsonValues.describe(json.get("model_type")))
                             + "; supported: gpt2 (GPT-2 family, distilgpt2)."));
             cfg = converter.config(name, json);
-            tl = converter.convert(cfg, json, weights);
+            tl = converter.convert(cfg, json, readWeights(weightFiles));
         }
         cfg = cfg.toBuilder().dtype(options.dtype()).build();
         ModelConfig processed = WeightProcessing.processedConfig(cfg, options);
         return HookedTransformer.fromStateDict(processed, WeightProcessing.process(cfg, tl, options));
     }
 
-    /** model.safetensors, or the shards named by model.safetensors.index.json; pickle checkpoints are refused. */
-    static List<Path> weightFiles(Path dir) throws IOException {
+    private static Map<String, NDArray> readWeights(List<Path> files) throws IOException {
+        Map<String, NDArray> all = new LinkedHashMap<>();
+        for (Path file : files) {
+            all.putAll(Safetensors.read(file));
+        }
+        return all;
+    }
+
+    /**
+     * The folder's weight files: model.safetensors, or the shards model.safetensors.index.json names, which must lie in
+     * the folder (as the hub's downloads must); pickle checkpoints are refused.
+     */
+    private static List<Path> weightFiles(Path dir) throws IOException {
         Path single = dir.resolve("model.safetensors");
         Path index = dir.resolve("model.safetensors.index.json");
         if (Files.isRegularFile(single)) {
             return List.of(single);
         }
         if (Files.isRegularFile(index)) {
-            return Hub.shardFiles(index).stream().map(dir::resolve).toList();
+            List<Path> shards = new ArrayList<>();
+            for (String shard : Hub.shardFiles(index)) {
+                if (!HubCache.isSafeRelativePath(shard)) {
+                    throw new ModelFileException("Shard index " + index + " names '" + shard + "', which is not a file in "
+                            + dir + "; shards must be plain relative paths inside the model's folder.");
+                }
+                shards.add(dir.resolve(shard));
+            }
+            return shards;
         }
         if (Files.exists(dir.resolve("pytorch_model.bin"))) {
             throw new IOException(dir + " has only pytorch_model.bin, a pickle file, which can run code when loaded; Loupe"

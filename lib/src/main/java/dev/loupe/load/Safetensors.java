@@ -11,17 +11,17 @@ import com.google.gson.JsonParser;
 
 import dev.loupe.tensor.Tensors;
 
+import static dev.loupe.load.JsonValues.describe;
+
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -57,47 +57,15 @@ public final class Safetensors {
     /** Every tensor in the file, in the order of their offsets, as Loupe arrays. */
     public static Map<String, NDArray> read(Path file) throws IOException {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = channel.size();
-            if (size < 8) {
-                throw corrupt(file, "it is " + size + " bytes long, shorter than the 8-byte header length");
-            }
-            ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            channel.read(lengthBytes, 0);
-            long headerLength = lengthBytes.flip().getLong();
-            if (headerLength <= 0 || headerLength > MAX_HEADER || 8 + headerLength > size) {
-                throw corrupt(file, "header length " + headerLength + " does not fit a file of " + size
-                        + " bytes (truncated, or not a safetensors file)");
-            }
-            ByteBuffer headerBytes = ByteBuffer.allocate((int) headerLength);
-            channel.read(headerBytes, 8);
-            JsonObject header;
-            try {
-                header = JsonParser.parseString(new String(headerBytes.array(), StandardCharsets.UTF_8)).getAsJsonObject();
-            } catch (JsonParseException | IllegalStateException e) {
-                throw corrupt(file, "the header is not valid JSON (" + e.getMessage() + ")");
-            }
-            long dataStart = 8 + headerLength;
-            long dataSize = size - dataStart;
-            List<Entry> entries = new ArrayList<>();
-            for (Map.Entry<String, JsonElement> e : header.entrySet()) {
-                if (!e.getKey().equals("__metadata__")) {
-                    entries.add(Entry.parse(file, e.getKey(), e.getValue(), dataSize));
-                }
-            }
-            entries.sort((a, b) -> Long.compare(a.begin, b.begin));
-            for (int i = 1; i < entries.size(); i++) {
-                if (entries.get(i).begin < entries.get(i - 1).end) {
-                    throw corrupt(file, "tensors '" + entries.get(i - 1).name + "' and '" + entries.get(i).name + "' overlap");
-                }
-            }
-            long largest = entries.stream().mapToLong(e -> e.end - e.begin).max().orElse(0);
+            Header header = header(file, channel);
+            long largest = header.entries().stream().mapToLong(e -> e.end - e.begin).max().orElse(0);
             ByteBuffer buffer = ByteBuffer.allocateDirect((int) Math.max(1, largest));
             try {
                 Map<String, NDArray> tensors = new LinkedHashMap<>();
-                for (Entry e : entries) {
+                for (Entry e : header.entries()) {
                     buffer.clear().limit((int) (e.end - e.begin));
                     while (buffer.hasRemaining()) {
-                        if (channel.read(buffer, dataStart + e.begin + buffer.position()) < 0) {
+                        if (channel.read(buffer, header.dataStart() + e.begin + buffer.position()) < 0) {
                             throw corrupt(file, "it ended while reading tensor '" + e.name + "'");
                         }
                     }
@@ -111,6 +79,59 @@ public final class Safetensors {
                 UNSAFE.invokeCleaner(buffer); // the size of the largest tensor: free it now, not at some later collection
             }
         }
+    }
+
+    /** Each tensor's name, type and shape, checked against the file, without reading any data. */
+    public static Map<String, Entry> entries(Path file) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            Map<String, Entry> byName = new LinkedHashMap<>();
+            for (Entry e : header(file, channel).entries()) {
+                byName.put(e.name, e);
+            }
+            return byName;
+        }
+    }
+
+    /** The header's entries in the order of their offsets, and where the data starts. */
+    private record Header(List<Entry> entries, long dataStart) {}
+
+    private static Header header(Path file, FileChannel channel) throws IOException {
+        long size = channel.size();
+        if (size < 8) {
+            throw corrupt(file, "it is " + size + " bytes long, shorter than the 8-byte header length");
+        }
+        ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        channel.read(lengthBytes, 0);
+        long headerLength = lengthBytes.flip().getLong();
+        if (headerLength <= 0 || headerLength > MAX_HEADER || 8 + headerLength > size) {
+            throw corrupt(file, "header length " + headerLength + " does not fit a file of " + size
+                    + " bytes (truncated, or not a safetensors file)");
+        }
+        ByteBuffer headerBytes = ByteBuffer.allocate((int) headerLength);
+        channel.read(headerBytes, 8);
+        JsonElement json;
+        try {
+            json = JsonParser.parseString(new String(headerBytes.array(), StandardCharsets.UTF_8));
+        } catch (JsonParseException e) {
+            throw corrupt(file, "the header is not valid JSON (" + e.getMessage() + ")");
+        }
+        if (!json.isJsonObject()) {
+            throw corrupt(file, "the header is " + describe(json) + ", not a JSON object of tensors");
+        }
+        long dataStart = 8 + headerLength;
+        List<Entry> entries = new ArrayList<>();
+        for (Map.Entry<String, JsonElement> e : json.getAsJsonObject().entrySet()) {
+            if (!e.getKey().equals("__metadata__")) {
+                entries.add(Entry.parse(file, e.getKey(), e.getValue(), size - dataStart));
+            }
+        }
+        entries.sort((a, b) -> Long.compare(a.begin, b.begin));
+        for (int i = 1; i < entries.size(); i++) {
+            if (entries.get(i).begin < entries.get(i - 1).end) {
+                throw corrupt(file, "tensors '" + entries.get(i - 1).name + "' and '" + entries.get(i).name + "' overlap");
+            }
+        }
+        return new Header(entries, dataStart);
     }
 
     /**
@@ -133,8 +154,11 @@ public final class Safetensors {
         for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
             NDArray a = e.getValue();
             long bytes = a.getShape().size() * a.getDataType().getNumOfBytes();
-            header.put(e.getKey(), Map.of("dtype", code(e.getKey(), a.getDataType()),
-                    "shape", a.getShape().getShape(), "data_offsets", new long[] {offset, offset + bytes}));
+            Map<String, Object> entry = new LinkedHashMap<>(); // in a fixed order (Map.of's changes by run): same bytes
+            entry.put("dtype", code(e.getKey(), a.getDataType()));
+            entry.put("shape", a.getShape().getShape());
+            entry.put("data_offsets", new long[] {offset, offset + bytes});
+            header.put(e.getKey(), entry);
             offset += bytes;
         }
         header.put("__metadata__", Map.of("format", "pt"));
@@ -144,24 +168,16 @@ public final class Safetensors {
         java.util.Arrays.fill(headerBytes, (byte) ' ');
         System.arraycopy(json, 0, headerBytes, 0, json.length);
 
-        Path parent = file.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
-        Path temp = Files.createTempFile(parent, file.getFileName().toString(), ".partial");
-        try {
-            try (OutputStream out = Files.newOutputStream(temp)) {
-                out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());
-                out.write(headerBytes);
-                for (NDArray a : tensors.values()) {
-                    ByteBuffer buf = a.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-                    byte[] chunk = new byte[buf.remaining()];
-                    buf.get(chunk);
-                    out.write(chunk);
-                }
+        AtomicFiles.write(file, out -> {
+            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());
+            out.write(headerBytes);
+            for (NDArray a : tensors.values()) {
+                ByteBuffer buf = a.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                byte[] chunk = new byte[buf.remaining()];
+                buf.get(chunk);
+                out.write(chunk);
             }
-            Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(temp);
-        }
+        });
     }
 
     private static String code(String name, DataType type) {
@@ -194,45 +210,62 @@ public final class Safetensors {
         };
     }
 
-    static IOException corrupt(Path file, String what) {
-        return new IOException("Corrupt safetensors file " + file + ": " + what + ".");
+    static ModelFileException corrupt(Path file, String what) {
+        return new ModelFileException("Corrupt safetensors file " + file + ": " + what + ".");
     }
 
-    private record Entry(String name, DataType dtype, Shape shape, long begin, long end) {
+    /** One tensor of the header: its type and shape, and where its bytes are, counted from the start of the data. */
+    public record Entry(String name, DataType dtype, Shape shape, long begin, long end) {
         static Entry parse(Path file, String name, JsonElement json, long dataSize) throws IOException {
-            try {
-                JsonObject o = json.getAsJsonObject();
-                String code = o.get("dtype").getAsString();
-                DataType dtype = type(code);
-                if (dtype == null) {
-                    throw corrupt(file, "tensor '" + name + "' has unsupported dtype " + code);
-                }
-                var dims = o.getAsJsonArray("shape");
-                long[] shape = new long[dims.size()];
-                long count = 1;
-                for (int i = 0; i < shape.length; i++) {
-                    shape[i] = dims.get(i).getAsLong();
-                    if (shape[i] < 0) {
-                        throw corrupt(file, "tensor '" + name + "' has a negative dimension");
-                    }
-                    count = Math.multiplyExact(count, shape[i]);
-                }
-                var offsets = o.getAsJsonArray("data_offsets");
-                long begin = offsets.get(0).getAsLong();
-                long end = offsets.get(1).getAsLong();
-                long expected = count * dtype.getNumOfBytes();
-                if (begin < 0 || end < begin || end - begin != expected) {
-                    throw corrupt(file, "tensor '" + name + "' of shape " + new Shape(shape) + " " + code
-                            + " needs " + expected + " bytes but its offsets [" + begin + ", " + end + "] span " + (end - begin));
-                }
-                if (end > dataSize) {
-                    throw corrupt(file, "tensor '" + name + "' ends at byte " + end + " of the data but the file holds only "
-                            + dataSize + " data bytes (truncated?)");
-                }
-                return new Entry(name, dtype, new Shape(shape), begin, end);
-            } catch (IllegalStateException | NullPointerException | UnsupportedOperationException | ArithmeticException e) {
-                throw corrupt(file, "the header entry for '" + name + "' is malformed (" + e + ")");
+            String entry = "tensor '" + name + "'";
+            if (!json.isJsonObject()) {
+                throw corrupt(file, entry + " is " + describe(json) + ", not {dtype, shape, data_offsets}");
             }
+            JsonObject o = json.getAsJsonObject();
+            JsonElement code = o.get("dtype");
+            DataType dtype = code != null && code.isJsonPrimitive() && code.getAsJsonPrimitive().isString()
+                    ? type(code.getAsString()) : null;
+            if (dtype == null) {
+                throw corrupt(file, entry + " has dtype " + describe(code) + "; expected one of F32, F64, F16, BF16, I64,"
+                        + " I32, I8, U8, BOOL");
+            }
+            long[] shape = longs(file, entry, "shape", o.get("shape"), -1);
+            long[] offsets = longs(file, entry, "data_offsets", o.get("data_offsets"), 2);
+            long begin = offsets[0];
+            long end = offsets[1];
+            long expected = dtype.getNumOfBytes();
+            for (long d : shape) {
+                expected = d == 0 || expected <= Long.MAX_VALUE / d ? expected * d : -1;
+                if (expected < 0) {
+                    throw corrupt(file, entry + " has shape " + Arrays.toString(shape) + ", more bytes than any file holds");
+                }
+            }
+            if (end < begin || end - begin != expected) {
+                throw corrupt(file, entry + " of shape " + new Shape(shape) + " " + code.getAsString()
+                        + " needs " + expected + " bytes but its offsets [" + begin + ", " + end + "] span " + (end - begin));
+            }
+            if (end > dataSize) {
+                throw corrupt(file, entry + " ends at byte " + end + " of the data but the file holds only "
+                        + dataSize + " data bytes (truncated?)");
+            }
+            return new Entry(name, dtype, new Shape(shape), begin, end);
+        }
+
+        /** A JSON array of whole numbers of at least 0 ({@code length} of them, unless it is -1). */
+        private static long[] longs(Path file, String entry, String field, JsonElement json, int length) throws IOException {
+            String expected = "an array of " + (length < 0 ? "" : length + " ") + "whole numbers of at least 0";
+            if (json == null || !json.isJsonArray() || (length >= 0 && json.getAsJsonArray().size() != length)) {
+                throw corrupt(file, entry + " has " + field + " " + describe(json) + "; expected " + expected);
+            }
+            long[] values = new long[json.getAsJsonArray().size()];
+            for (int i = 0; i < values.length; i++) {
+                Long value = JsonValues.wholeNumber(json.getAsJsonArray().get(i), 0, Long.MAX_VALUE);
+                if (value == null) {
+                    throw corrupt(file, entry + " has " + field + " " + describe(json) + "; expected " + expected);
+                }
+                values[i] = value;
+            }
+            return values;
         }
     }
 }

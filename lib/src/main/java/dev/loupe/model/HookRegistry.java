@@ -27,7 +27,8 @@ final class HookRegistry {
     HookPoint get(String name) {
         HookPoint point = points.get(name);
         if (point == null) {
-            throw new UnknownHookException(name, ActNames.closest(name, points.keySet(), 3), points.size());
+            throw new UnknownHookException(name, ActNames.closest(name, points.keySet(), 3), points.size(),
+                    ActNames.layerHint(name, points.keySet()));
         }
         return point;
     }

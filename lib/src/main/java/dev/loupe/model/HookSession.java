@@ -7,11 +7,16 @@ import dev.loupe.hook.HookPoint;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Hooks attached by {@link HookedTransformer#hooks}; closing removes them. */
+/**
+ * Hooks attached by {@link HookedTransformer#hooks}, for the runs of the thread that opened the session only (another
+ * thread's runs of the same model do not see them) until that thread ends, then for every run (a notebook cell is a
+ * thread: a session left open acts in the cells after it). Closing removes them, from whatever thread it is closed.
+ */
 public final class HookSession implements AutoCloseable {
 
     private record Attached(HookPoint point, HookFn fn) {}
 
+    private final Thread owner = Thread.currentThread();
     private final List<Attached> attached = new ArrayList<>();
 
     HookSession() {}
@@ -19,14 +24,14 @@ public final class HookSession implements AutoCloseable {
     void attach(HookPoint point, Hook hook) {
         // A distinct wrapper per attachment so removing it cannot remove the same fn attached elsewhere.
         HookFn fn = (activation, p) -> hook.fn().apply(activation, p);
-        point.add(fn);
+        point.addFor(owner, fn);
         attached.add(new Attached(point, fn));
     }
 
     @Override
     public void close() {
         for (Attached a : attached) {
-            a.point().remove(a.fn());
+            a.point().removeFor(owner, a.fn());
         }
         attached.clear();
     }

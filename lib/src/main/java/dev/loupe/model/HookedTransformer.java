@@ -15,10 +15,12 @@ import dev.loupe.display.ModelView;
 import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookPoint;
 import dev.loupe.load.Checkpoint;
+import dev.loupe.load.AtomicFiles;
 import dev.loupe.load.LoadOptions;
 import dev.loupe.load.ModelLoadException;
 import dev.loupe.load.Pretrained;
 import dev.loupe.load.Safetensors;
+import dev.loupe.load.SavedModel;
 import dev.loupe.model.ModelConfig.Normalization;
 import dev.loupe.model.ModelConfig.PositionalEmbedding;
 import dev.loupe.tensor.Tensors;
@@ -28,7 +30,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -57,6 +58,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     private final Unembed unembed;
     private Tokenizer tokenizer;
     private Checkpoint checkpoint;
+    private volatile boolean closed;
 
     private HookedTransformer(ModelConfig cfg, Map<String, NDArray> params) {
         this.cfg = cfg;
@@ -152,7 +154,10 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         return fromPretrained(name, LoadOptions.noProcessing());
     }
 
-    /** Loads a model saved by {@link #save}: config.json and model.safetensors in {@code dir}. */
+    /**
+     * Loads a model saved by {@link #save}: config.json and model.safetensors in {@code dir}. A file that is malformed
+     * or does not fit the other fails with a {@link dev.loupe.load.ModelFileException} naming it and what is wrong.
+     */
     public static HookedTransformer load(Path dir) throws IOException {
         Path config = dir.resolve("config.json");
         Path weights = dir.resolve("model.safetensors");
@@ -161,7 +166,8 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
                 throw new IOException("Cannot load a model from " + dir + ": " + p.getFileName() + " is missing.");
             }
         }
-        ModelConfig cfg = ModelConfig.fromJson(Files.readString(config));
+        ModelConfig cfg = SavedModel.config(config);
+        SavedModel.checkFits(cfg, config, Safetensors.entries(weights), weights);
         return fromStateDict(cfg, Safetensors.read(weights));
     }
 
@@ -184,9 +190,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
             }
         }
         Safetensors.write(dir.resolve("model.safetensors"), stored);
-        Path temp = Files.createTempFile(dir, "config.json", ".partial");
-        Files.writeString(temp, cfg.toJson(), StandardCharsets.UTF_8);
-        Files.move(temp, dir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.write(dir.resolve("config.json"), out -> out.write(cfg.toJson().getBytes(StandardCharsets.UTF_8)));
     }
 
     /** Every parameter's name and shape for this config, in state-dict order. */
@@ -264,6 +268,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     }
 
     private synchronized NDArray run(NDArray tokens, NDArray attentionMask, KvCache cache) {
+        checkOpen();
         try (NDScope scope = new NDScope()) {
             NDArray input = checkTokens(tokens, cache == null ? 0 : cache.length());
             NDArray mask = checkMask(attentionMask, input.getShape());
@@ -319,6 +324,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * layers only stops there.
      */
     public synchronized NDArray residualAt(int startLayer, int stopAtLayer, NDArray residual) {
+        checkOpen();
         if (startLayer < 0 || stopAtLayer < startLayer || stopAtLayer > cfg.nLayers()) {
             throw new IllegalArgumentException("Need 0 <= startLayer <= stopAtLayer <= " + cfg.nLayers() + ", got " + startLayer
                     + " and " + stopAtLayer);
@@ -349,6 +355,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * every position the largest array of a batched patching run.
      */
     public synchronized NDArray forwardFromLayer(int startLayer, NDArray residual, long[] unembedAt) {
+        checkOpen();
         if (startLayer < 0 || startLayer > cfg.nLayers()) {
             throw new IllegalArgumentException("startLayer must be in [0, " + cfg.nLayers() + "], got " + startLayer);
         }
@@ -412,7 +419,8 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
                     + (cached > 0 ? " (" + cached + " cached)" : "") + " but " + cfg.modelName()
                     + " has n_ctx = " + cfg.nCtx() + ". Truncate or split it into pieces of at most " + cfg.nCtx() + " tokens.");
         }
-        long[] ids = tokens.toLongArray();
+        NDArray ids64 = t == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
+        long[] ids = ids64.toLongArray();
         for (int i = 0; i < ids.length; i++) {
             if (ids[i] < 0 || ids[i] >= cfg.dVocab()) {
                 throw new IllegalArgumentException("Token id " + ids[i] + " at [" + i / s.get(1) + ", " + i % s.get(1)
@@ -420,7 +428,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
                         + ", so ids must be in [0, " + (cfg.dVocab() - 1) + "].");
             }
         }
-        return t == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
+        return ids64;
     }
 
     private static NDArray checkMask(NDArray mask, Shape tokenShape) {
@@ -511,8 +519,9 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
             });
             NDArray logits = run(tokens, null, null);
             NDArray value = metric.apply(logits);
-            if (value.size() != 1) {
-                throw new IllegalArgumentException("The metric must return a scalar; it returned shape " + value.getShape());
+            if (value == null || value.size() != 1) {
+                throw new IllegalArgumentException("The metric must return a scalar; it returned "
+                        + (value == null ? "null" : "shape " + value.getShape()));
             }
             collector.backward(value);
             Map<String, NDArray> gradients = new LinkedHashMap<>();
@@ -532,7 +541,10 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         return d;
     }
 
-    /** Logits of a run with these hooks attached; they are removed afterwards, also if the run fails. */
+    /**
+     * Logits of a run with these hooks attached; they are removed afterwards, also if the run fails. Other threads'
+     * runs of this model meanwhile do not see them.
+     */
     public NDArray runWithHooks(NDArray tokens, Hook... fwdHooks) {
         try (HookSession session = hooks(fwdHooks)) {
             return forward(tokens);
@@ -541,7 +553,8 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
 
     /**
      * Attaches hooks until the returned session is closed: {@code try (var h = model.hooks(...)) { ... }},
-     * TransformerLens's {@code with model.hooks(...)}. Closing removes them even after an exception.
+     * TransformerLens's {@code with model.hooks(...)}. Closing removes them even after an exception. They act on
+     * the runs of this thread only.
      */
     public HookSession hooks(Hook... fwdHooks) {
         HookSession session = new HookSession();
@@ -559,7 +572,10 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         return session;
     }
 
-    /** Attaches a hook that stays until {@link #resetHooks()}, TransformerLens's {@code add_hook}. */
+    /**
+     * Attaches a hook that stays until {@link #resetHooks()}, TransformerLens's {@code add_hook}. Unlike
+     * {@link #hooks} it acts on every run, from any thread.
+     */
     public void addHook(String name, dev.loupe.hook.HookFn fn) {
         hooks.get(name).add(fn);
     }
@@ -828,6 +844,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     }
 
     public NDArray parameter(String name) {
+        checkOpen();
         NDArray p = params.get(name);
         if (p == null) {
             throw new IllegalArgumentException("No parameter '" + name + "'. Closest: "
@@ -898,7 +915,16 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     /** Frees the parameters now (otherwise they go when the model is unreferenced). */
     @Override
     public void close() {
+        closed = true;
         params.values().forEach(NDArray::close);
+    }
+
+    /** A closed model's weights are freed: say which model, rather than let libtorch report a released resource. */
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("The model " + cfg.modelName() + " was closed (model.close()), so its weights"
+                    + " are freed; load or create it again.");
+        }
     }
 
     /** In a notebook: the config as a table, with parameter count and tokenizer; the text is {@link #toString()}. */

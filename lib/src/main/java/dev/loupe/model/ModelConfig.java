@@ -6,7 +6,10 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+
+import dev.loupe.load.JsonValues;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -190,7 +193,9 @@ public record ModelConfig(
                 require(field[1] != null, field[0] + " is required");
             }
             require(nHeads != null || dHead != null, "set n_heads (or d_head, and n_heads is d_model / d_head)");
+            require(dHead == null || dHead >= 1, "d_head must be at least 1, got " + dHead);
             int heads = nHeads != null ? nHeads : dModel / dHead;
+            require(heads >= 1, "n_heads must be at least 1, got " + heads);
             int head;
             if (dHead != null) {
                 head = dHead; // stated explicitly: n_heads * d_head may differ from d_model, as in some models
@@ -231,33 +236,51 @@ public record ModelConfig(
         return gson.toJson(m);
     }
 
-    /** Reads config.json (TransformerLens field names); missing optional fields take the builder's defaults. */
+    /**
+     * Reads config.json (TransformerLens field names); missing optional fields take the builder's defaults. A field of
+     * the wrong type (a string for a number, 2.5 for a count, a count past an int) fails naming the field.
+     */
     public static ModelConfig fromJson(String json) {
-        JsonObject o = JsonParser.parseString(json).getAsJsonObject();
+        JsonElement parsed;
+        try {
+            parsed = JsonParser.parseString(json);
+        } catch (JsonParseException e) {
+            throw new IllegalArgumentException("Invalid ModelConfig: not valid JSON (" + e.getMessage() + ")");
+        }
+        require(parsed.isJsonObject(), "expected a JSON object of TransformerLens fields (n_layers, d_model, ...), got "
+                + (json.isBlank() ? "an empty file" : JsonValues.describe(parsed)));
+        JsonObject o = parsed.getAsJsonObject();
+        for (String field : new String[] {"n_layers", "d_model", "d_vocab", "n_ctx"}) {
+            require(present(o, field), "config.json has no '" + field + "'");
+        }
         Builder b = builder()
-                .nLayers(requiredInt(o, "n_layers"))
-                .dModel(requiredInt(o, "d_model"))
-                .dVocab(requiredInt(o, "d_vocab"))
-                .nCtx(requiredInt(o, "n_ctx"));
-        if (present(o, "model_name")) b.modelName(o.get("model_name").getAsString());
-        if (present(o, "n_heads")) b.nHeads(o.get("n_heads").getAsInt());
-        if (present(o, "d_head")) b.dHead(o.get("d_head").getAsInt());
-        if (present(o, "d_mlp")) b.dMlp(o.get("d_mlp").getAsInt());
-        if (present(o, "d_vocab_out")) b.dVocabOut(o.get("d_vocab_out").getAsInt());
-        if (present(o, "act_fn")) b.actFn(o.get("act_fn").getAsString());
+                .nLayers(intField(o, "n_layers"))
+                .dModel(intField(o, "d_model"))
+                .dVocab(intField(o, "d_vocab"))
+                .nCtx(intField(o, "n_ctx"));
+        if (present(o, "model_name")) b.modelName(stringField(o, "model_name"));
+        if (present(o, "n_heads")) b.nHeads(intField(o, "n_heads"));
+        if (present(o, "d_head")) b.dHead(intField(o, "d_head"));
+        if (present(o, "d_mlp")) b.dMlp(intField(o, "d_mlp"));
+        if (present(o, "d_vocab_out")) b.dVocabOut(intField(o, "d_vocab_out"));
+        if (present(o, "act_fn")) b.actFn(stringField(o, "act_fn"));
         if (o.has("normalization_type")) {
-            JsonElement n = o.get("normalization_type");
-            b.normalization(Normalization.of(n.isJsonNull() ? null : n.getAsString()));
+            b.normalization(Normalization.of(present(o, "normalization_type") ? stringField(o, "normalization_type") : null));
         }
-        if (present(o, "attn_only")) b.attnOnly(o.get("attn_only").getAsBoolean());
+        if (present(o, "attn_only")) {
+            JsonElement v = o.get("attn_only");
+            require(v.isJsonPrimitive() && v.getAsJsonPrimitive().isBoolean(), "attn_only must be true or false, got "
+                    + JsonValues.describe(v));
+            b.attnOnly(v.getAsBoolean());
+        }
         if (present(o, "positional_embedding_type")) {
-            b.positionalEmbedding(PositionalEmbedding.of(o.get("positional_embedding_type").getAsString()));
+            b.positionalEmbedding(PositionalEmbedding.of(stringField(o, "positional_embedding_type")));
         }
-        if (present(o, "eps")) b.eps(o.get("eps").getAsDouble());
-        if (present(o, "initializer_range")) b.initRange(o.get("initializer_range").getAsDouble());
-        if (present(o, "seed")) b.seed(o.get("seed").getAsLong());
+        if (present(o, "eps")) b.eps(numberField(o, "eps"));
+        if (present(o, "initializer_range")) b.initRange(numberField(o, "initializer_range"));
+        if (present(o, "seed")) b.seed(wholeNumberField(o, "seed", Long.MIN_VALUE, Long.MAX_VALUE));
         if (present(o, "dtype")) {
-            String d = o.get("dtype").getAsString();
+            String d = stringField(o, "dtype");
             require(d.equals("float32") || d.equals("float64"), "dtype must be float32 or float64, got " + d);
             b.dtype(d.equals("float64") ? DataType.FLOAT64 : DataType.FLOAT32);
         }
@@ -268,9 +291,29 @@ public record ModelConfig(
         return o.has(key) && !o.get(key).isJsonNull();
     }
 
-    private static int requiredInt(JsonObject o, String key) {
-        require(present(o, key), "config.json has no '" + key + "'");
-        return o.get(key).getAsInt();
+    private static int intField(JsonObject o, String key) {
+        return (int) wholeNumberField(o, key, Integer.MIN_VALUE, Integer.MAX_VALUE);
+    }
+
+    private static long wholeNumberField(JsonObject o, String key, long min, long max) {
+        Long value = JsonValues.wholeNumber(o.get(key), min, max);
+        require(value != null, key + " must be a whole number in [" + min + ", " + max + "], got "
+                + JsonValues.describe(o.get(key)));
+        return value;
+    }
+
+    private static double numberField(JsonObject o, String key) {
+        JsonElement v = o.get(key);
+        boolean number = v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber() && Double.isFinite(v.getAsDouble());
+        require(number, key + " must be a finite number, got " + JsonValues.describe(v));
+        return v.getAsDouble();
+    }
+
+    private static String stringField(JsonObject o, String key) {
+        JsonElement v = o.get(key);
+        require(v.isJsonPrimitive() && v.getAsJsonPrimitive().isString(), key + " must be a string, got "
+                + JsonValues.describe(v));
+        return v.getAsString();
     }
 
     @Override

@@ -223,7 +223,12 @@ public final class Patching {
     static double[] scores(NDArray logits, int copies, long batch, Function<NDArray, NDArray> metric) {
         double[] scores = new double[copies];
         for (int i = 0; i < copies; i++) {
-            scores[i] = metric.apply(logits.get(i * batch + ":" + (i + 1) * batch)).toType(DataType.FLOAT64, false).getDouble();
+            NDArray value = metric.apply(logits.get(i * batch + ":" + (i + 1) * batch));
+            if (value == null || value.size() != 1) {
+                throw new IllegalArgumentException("The metric must return a scalar array; it returned "
+                        + (value == null ? "null" : "shape " + value.getShape()));
+            }
+            scores[i] = value.toType(DataType.FLOAT64, false).getDouble();
         }
         return scores;
     }
@@ -268,12 +273,20 @@ public final class Patching {
                     + sourceLogits.get(0) + ", " + sourceLogits.get(1) + "]; clean and corrupted prompts must have the same shape"
                     + " (pad or pick prompts whose names are single tokens).");
         }
+        if (!HookedTransformer.parameterShapes(source.model().config()).equals(HookedTransformer.parameterShapes(model.config()))) {
+            throw new IllegalArgumentException("The source cache was made by another model (" + source.model().config()
+                    + ") than the one patched (" + model.config() + "); make it with runWithCache on the patched model.");
+        }
         String first = ActNames.actName(act, 0);
         if (!source.contains(first)) {
             throw new IllegalArgumentException("The source cache has no " + first + "; make it with runWithCache(tokens) or a"
                     + " names filter that keeps " + act + ".");
         }
         NDArray value = metric.apply(source.logits());
+        if (value == null) {
+            throw new IllegalArgumentException("The metric returned null on the source run's logits; it must return a"
+                    + " scalar array, e.g. logits -> Metrics.logitDiff(...).apply(logits).");
+        }
         if (value.size() != 1) {
             throw new IllegalArgumentException("The metric must return a scalar; on the source run's logits it returned shape "
                     + value.getShape());

@@ -83,9 +83,10 @@ public abstract class Figure implements Displayable {
         return MimeBundle.text(text()).withHtml(html()).withPng(png());
     }
 
+    /** What a console prints (a notebook shows the figure instead): the figure's text, and how to look at it. */
     @Override
     public String toString() {
-        return text();
+        return text() + " (in a console: .save(Path.of(\"figure.png\")) writes it; .svg and .html too)";
     }
 
     /**

@@ -80,6 +80,33 @@ public final class Tensors {
         return RESOURCES.liveArrays();
     }
 
+    /**
+     * One element as a double, whatever the array's type: TransformerLens's {@code x[l, h].item()} is
+     * {@code Tensors.item(x, l, h)}; with no indices the array must hold one element ({@code x.max().item()}).
+     * Negative indices count from the end. DJL's {@code getDouble} refuses float32 arrays; this does not.
+     */
+    public static double item(NDArray x, long... indices) {
+        Shape s = x.getShape();
+        if (indices.length == 0 && x.size() != 1) {
+            throw new IllegalArgumentException("item() of an array of shape " + s + " (" + x.size() + " elements): index one"
+                    + " element, e.g. Tensors.item(x, " + "0, ".repeat(Math.max(0, s.dimension() - 1)) + "0)");
+        }
+        if (indices.length != 0 && indices.length != s.dimension()) {
+            throw new IllegalArgumentException("item() needs one index per axis of shape " + s + " (" + s.dimension()
+                    + "), got " + indices.length);
+        }
+        long[] at = indices.clone();
+        for (int i = 0; i < at.length; i++) {
+            long n = s.get(i);
+            if (at[i] < -n || at[i] >= n) {
+                throw new IndexOutOfBoundsException("Index " + at[i] + " is out of range for axis " + i + " of shape " + s);
+            }
+            at[i] = at[i] < 0 ? n + at[i] : at[i];
+        }
+        NDArray one = at.length == 0 ? x : x.get(new ai.djl.ndarray.index.NDIndex(at));
+        return one.toType(DataType.FLOAT64, false).toDoubleArray()[0];
+    }
+
     /** An int64 array of these values with this shape, owned by libtorch (not backed by Java memory). */
     public static NDArray ofLongs(long[] values, Shape shape) {
         return owned(MANAGER.create(values, shape));
@@ -128,12 +155,11 @@ public final class Tensors {
     }
 
     /**
-     * DJL wraps Java buffers without copying; a view of such an array outlives the buffer's owner and
-     * would read freed memory. A clone puts the data in libtorch's own storage.
+     * DJL wraps Java buffers without copying; a view of such an array outlives the buffer's owner and would read
+     * freed memory (and a buffer the caller reuses changes under it). The data is copied into libtorch's own storage.
      */
     private static NDArray owned(NDArray wrapped) {
-        NDArray copy = wrapped.duplicate();
-        wrapped.close();
-        return copy;
+        RESOURCES.ownStorageNow(wrapped);
+        return wrapped;
     }
 }

@@ -209,4 +209,19 @@ class ArrayViewTest {
         assertTrue(h.text().startsWith("NDArray float16 [2, 2]  min -2  max 4  mean 0.875"), h.text());
         assertNotNull(h.data().get(MimeBundle.PNG));
     }
+
+    @Test
+    void aFourDimensionalPatternPrintsItsFirstMatrixNotAWallOfNumbers() {
+        float[] v = new float[1 * 4 * 20 * 20];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = i;
+        }
+        MimeBundle b = Display.bundleOf(Tensors.ofFloats(v, new Shape(1, 4, 20, 20)));
+        String text = b.text();
+        assertTrue(text.contains("corner [0, 0, :6, :6]:\n[[  0.,   1.,   2.,   3.,   4.,   5.],\n [ 20.,"), text);
+        assertTrue(text.contains(" 105.]]"), "the corner ends at row 5, column 5: " + text);
+        assertFalse(text.contains(" 6.,") || text.contains("400."), "nothing past the corner: " + text);
+        assertEquals(8, text.lines().count(), text);
+        assertTrue(b.data().get(MimeBundle.HTML).contains("1599."), "the HTML view keeps every matrix, abbreviated");
+    }
 }

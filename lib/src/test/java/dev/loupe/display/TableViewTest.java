@@ -69,6 +69,19 @@ class TableViewTest {
     }
 
     @Test
+    void fractionsShowFourSignificantDigitsWithEveryDigitOnHover() {
+        assertEquals("0.1235", TableView.shortNumber(0.12345678901234));
+        assertEquals("-3.2e-5", TableView.shortNumber(-0.000032));
+        assertEquals("1.235e6", TableView.shortNumber(1234567.8));
+        assertEquals("0.5", TableView.shortNumber(0.5));
+        assertEquals("3", TableView.shortNumber(3.0));
+        assertEquals("NaN", TableView.shortNumber(Double.NaN));
+        String html = TableView.bundle(Table.create("t", DoubleColumn.create("value", 0.12345678901234)))
+                .data().get(MimeBundle.HTML);
+        assertTrue(html.contains("title=\"0.12345678901234\">0.1235</td>"), html);
+    }
+
+    @Test
     void aColumnShowsAsAOneColumnTable() {
         MimeBundle b = Display.bundleOf(StringColumn.create("s", "a", "<b>"));
         String html = b.data().get(MimeBundle.HTML);

@@ -1,11 +1,18 @@
 package dev.loupe.hook;
 
+import dev.loupe.cache.ActivationCache;
+import dev.loupe.model.HookedTransformer;
+import dev.loupe.model.ModelConfig;
+import dev.loupe.tensor.Tensors;
+
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
 
 import static dev.loupe.hook.ActNames.actName;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The examples of TransformerLens's get_act_name documentation, worked by hand. */
 class ActNamesTest {
@@ -36,5 +43,20 @@ class ActNamesTest {
     void closestNamesByEditDistance() {
         assertEquals(List.of("blocks.0.attn.hook_q", "blocks.0.attn.hook_k"),
                 ActNames.closest("blocks.0.attn.hook_qq", List.of("hook_embed", "blocks.0.attn.hook_k", "blocks.0.attn.hook_q"), 2));
+    }
+
+    @Test
+    void aLayerPastTheLastOneIsNamedAsSuch() {
+        List<String> twoLayers = List.of("hook_embed", "blocks.0.attn.hook_pattern", "blocks.1.attn.hook_pattern", "ln_final.hook_scale");
+        assertEquals(" The model has 2 layers (0 to 1).", ActNames.layerHint("blocks.5.attn.hook_pattern", twoLayers));
+        assertEquals("", ActNames.layerHint("blocks.1.attn.hook_patern", twoLayers));
+        assertEquals("", ActNames.layerHint("hook_embedd", twoLayers));
+        HookedTransformer model = HookedTransformer.create(ModelConfig.builder().nLayers(2).dModel(8).nHeads(2).dVocab(10).nCtx(4).build(), 0);
+        try (ActivationCache cache = model.runWithCache(Tensors.tokens(1, 2))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> cache.get("pattern", 5));
+            assertTrue(e.getMessage().contains("The model has 2 layers (0 to 1)."), e.getMessage());
+        }
+        UnknownHookException e = assertThrows(UnknownHookException.class, () -> model.hookPoint("blocks.2.hook_resid_pre"));
+        assertTrue(e.getMessage().contains("The model has 2 layers (0 to 1)."), e.getMessage());
     }
 }

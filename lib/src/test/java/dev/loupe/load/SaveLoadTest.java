@@ -140,6 +140,29 @@ class SaveLoadTest {
     }
 
     @Test
+    void theHeaderListsEachTensorsFieldsInSafetensorsOrderSoThatSavesAreByteForByteTheSame() throws IOException {
+        HookedTransformer.create(cfg, 1).save(dir);
+        String header = new String(SavedFiles.header(Files.readAllBytes(dir.resolve("model.safetensors"))), StandardCharsets.UTF_8);
+        // 17 × 24 float32 = 1,632 bytes
+        assertTrue(header.startsWith("{\"embed.W_E\":{\"dtype\":\"F32\",\"shape\":[17,24],\"data_offsets\":[0,1632]},"), header);
+    }
+
+    @Test
+    void aSaveThatFailsMidwayLeavesThePreviousFilesWholeAndNothingElse() throws IOException {
+        HookedTransformer.create(cfg, 1).save(dir);
+        byte[] config = Files.readAllBytes(dir.resolve("config.json"));
+        byte[] weights = Files.readAllBytes(dir.resolve("model.safetensors"));
+        HookedTransformer other = HookedTransformer.create(cfg.toBuilder().modelName("other").build(), 2);
+        other.W_O(1).close(); // writing fails when it reaches this tensor, half-way through the file
+        assertThrows(IllegalStateException.class, () -> other.save(dir));
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of("config.json", "model.safetensors"), files.map(p -> p.getFileName().toString()).sorted().toList());
+        }
+        assertArrayEquals(config, Files.readAllBytes(dir.resolve("config.json")));
+        assertArrayEquals(weights, Files.readAllBytes(dir.resolve("model.safetensors")));
+    }
+
+    @Test
     void aMissingFileIsNamed() {
         IOException e = assertThrows(IOException.class, () -> HookedTransformer.load(dir));
         assertTrue(e.getMessage().contains("config.json is missing"), e.getMessage());

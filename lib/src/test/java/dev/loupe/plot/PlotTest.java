@@ -180,6 +180,8 @@ class PlotTest {
         assertArrayEquals(new double[] {0.5, 0.25}, Plot.lines(loss).series().get(0).y());
         assertEquals(Plot.coloredTokens(List.of("a", "b", "c"), new double[] {1, -2, 3}).text(),
                 Plot.coloredTokens(List.of("a", "b", "c"), row).text());
+        assertTrue(Plot.lines(row).toString().endsWith("(in a console: .save(Path.of(\"figure.png\")) writes it; .svg and .html too)"),
+                "a console says how to see a figure");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> Plot.lines(Tensors.ofFloats(new float[6], new Shape(2, 3))));
         assertTrue(e.getMessage().contains("Plot.lines takes one row of values: a 1-D array, got shape (2, 3)") && e.getMessage().contains("Plot.heatmap"), e.getMessage());

@@ -8,6 +8,7 @@ import dev.loupe.model.ModelConfig;
 
 import org.junit.jupiter.api.Test;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -54,6 +55,28 @@ class NativeMemoryTest {
             settledLiveBytes();
             assertEquals(6f, moved.sum().getFloat());
         }
+    }
+
+    @Test
+    void aViewOfAnArrayMadeFromJavaValuesOnThePublicManagerKeepsItsValues() {
+        NDArray longs = Tensors.manager().create(new long[] {1, 2, 3, 4, 5}).reshape(1, 5);
+        NDArray floats = Tensors.manager().create(new float[] {1.5f, 2.5f, 3.5f, 4.5f, 5.5f}).reshape(1, 5);
+        NDArray viewOfView = Tensors.manager().create(new float[] {1, 2, 3, 4, 5, 6}).reshape(2, 3).get(1).get("1:");
+        NDArray transposed = Tensors.manager().create(new double[] {1, 2, 3, 4, 5, 6}).reshape(2, 3).transpose();
+        NDArray empty = Tensors.manager().create(new float[0]).reshape(0, 3);
+        for (int round = 0; round < 3; round++) {
+            System.gc();
+            Tensors.collect();
+            for (int i = 0; i < 100; i++) { // reuse whatever memory was freed
+                Tensors.manager().create(new long[] {-1, -1, -1, -1, -1}).add(1);
+                java.nio.ByteBuffer.allocateDirect(40).asLongBuffer().put(new long[] {-7, -7, -7, -7, -7});
+            }
+        }
+        assertArrayEquals(new long[] {1, 2, 3, 4, 5}, longs.toLongArray());
+        assertArrayEquals(new float[] {1.5f, 2.5f, 3.5f, 4.5f, 5.5f}, floats.toFloatArray());
+        assertArrayEquals(new float[] {5, 6}, viewOfView.toFloatArray());
+        assertArrayEquals(new double[] {1, 4, 2, 5, 3, 6}, transposed.toDoubleArray());
+        assertEquals(0, empty.toFloatArray().length);
     }
 
     private static long settledLiveBytes() {

@@ -1,0 +1,97 @@
+package dev.loupe.load;
+
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import dev.loupe.model.HookedTransformer;
+import dev.loupe.model.ModelConfig;
+
+import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A model Loupe saved: config.json with TransformerLens's names beside safetensors weights. The config is checked
+ * against the weights' headers before any weight is read or any array made, so a wrong size fails at once, naming
+ * the field and the files, instead of allocating what the config claims.
+ */
+public final class SavedModel {
+
+    private static final Pattern LAYER = Pattern.compile("^blocks\\.(\\d{1,9})\\.");
+    private static final Set<DataType> FLOATING = Set.of(DataType.FLOAT16, DataType.BFLOAT16, DataType.FLOAT32, DataType.FLOAT64);
+
+    private SavedModel() {}
+
+    /** The config in {@code file}; a malformed one fails naming the file and the field. */
+    public static ModelConfig config(Path file) throws IOException {
+        try {
+            return ModelConfig.fromJson(text(file));
+        } catch (IllegalArgumentException e) {
+            throw new ModelFileException("Cannot load the model config " + file + ": " + e.getMessage());
+        }
+    }
+
+    /** A file's text; bytes that are not UTF-8 fail naming the file. */
+    static String text(Path file) throws IOException {
+        try {
+            return Files.readString(file);
+        } catch (CharacterCodingException e) {
+            throw new ModelFileException(file + " is not UTF-8 text (" + e.getMessage() + "); it is damaged or not a config.");
+        }
+    }
+
+    /**
+     * Fails unless the weights described by {@code entries} (from {@code weights}) are exactly the parameters
+     * {@code cfg} (from {@code configFile}) asks for, each floating point and of its shape.
+     */
+    public static void checkFits(ModelConfig cfg, Path configFile, Map<String, Safetensors.Entry> entries, Path weights)
+            throws ModelFileException {
+        String where = configFile + " does not fit the weights in " + weights + ": ";
+        int layers = 0;
+        for (String name : entries.keySet()) {
+            Matcher m = LAYER.matcher(name);
+            if (m.find()) {
+                layers = Math.max(layers, Integer.parseInt(m.group(1)) + 1);
+            }
+        }
+        if (cfg.nLayers() != layers) { // before the expected names are listed: n_layers may be a billion
+            throw new ModelFileException(where + "n_layers is " + cfg.nLayers() + " but the weights hold " + layers
+                    + " layers (blocks.0 to blocks." + (layers - 1) + ").");
+        }
+        Map<String, Shape> expected = HookedTransformer.parameterShapes(cfg);
+        List<String> problems = new ArrayList<>();
+        expected.forEach((name, shape) -> {
+            Safetensors.Entry e = entries.get(name);
+            if (e == null) {
+                problems.add("tensor " + name + " " + shape + " is missing");
+            } else if (!FLOATING.contains(e.dtype())) {
+                problems.add("tensor " + name + " is stored as " + e.dtype().name() + ", but weights must be floating point"
+                        + " (F32, F16, BF16 or F64)");
+            } else if (!e.shape().equals(shape)) {
+                problems.add("tensor " + name + " has shape " + e.shape() + " but the config (" + sizes(cfg)
+                        + ") asks for " + shape);
+            }
+        });
+        for (String name : entries.keySet()) {
+            if (!expected.containsKey(name)) {
+                problems.add("tensor " + name + " is not a parameter of this config");
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new ModelFileException(where + String.join("; ", problems.subList(0, Math.min(5, problems.size())))
+                    + (problems.size() > 5 ? "; and " + (problems.size() - 5) + " more." : "."));
+        }
+    }
+
+    private static String sizes(ModelConfig c) {
+        return "d_model " + c.dModel() + ", n_heads " + c.nHeads() + ", d_head " + c.dHead() + ", d_mlp " + c.dMlp()
+                + ", d_vocab " + c.dVocab() + ", d_vocab_out " + c.dVocabOut() + ", n_ctx " + c.nCtx();
+    }
+}
