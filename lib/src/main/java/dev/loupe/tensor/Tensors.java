@@ -19,7 +19,7 @@ import java.nio.ByteOrder;
  */
 public final class Tensors {
 
-    /** A collection is requested when tracked native memory passes this (or twice what survived the last). */
+    /** A collection is requested when tracked native memory grows this much (or a quarter) past what survived the last. */
     private static final long MIN_COLLECT_BYTES =
             Long.getLong("loupe.gc.minBytes", 512L * 1024 * 1024);
 
