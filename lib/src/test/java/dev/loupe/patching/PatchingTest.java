@@ -116,6 +116,19 @@ class PatchingTest {
                 double expected = patchedOnce(name, cleanCache.get(name), ":, " + cell[1] + ", " + cell[2] + ", :");
                 assertEquals(expected, byPos.values().getDouble(cell[0], cell[1], cell[2]), 1e-4, "z by pos " + java.util.Arrays.toString(cell));
             }
+            // A few heads only, in the order asked, as rows [head, pos]: the same numbers as the full sweep's.
+            List<PathPatching.Head> some = List.of(new PathPatching.Head(1, 3), new PathPatching.Head(0, 1), new PathPatching.Head(1, 0));
+            PatchingResult rows = Patching.headOutByPos(model, corrupted, cleanCache, metric, some);
+            assertEquals(new Shape(3, 12), rows.values().getShape());
+            assertEquals(List.of("1.3", "0.1", "1.0"), rows.labels().get(0));
+            for (int i = 0; i < some.size(); i++) {
+                for (int p = 0; p < 12; p++) {
+                    assertEquals(byPos.values().getDouble(some.get(i).layer(), p, some.get(i).head()), rows.values().getDouble(i, p),
+                            1e-5, some.get(i) + " at " + p);
+                }
+            }
+            assertThrows(IllegalArgumentException.class,
+                    () -> Patching.headOutByPos(model, corrupted, cleanCache, metric, List.of(new PathPatching.Head(2, 0))));
         }
     }
 
