@@ -132,12 +132,11 @@ public final class Patching {
         }
         int pos = (int) tokens.getShape().get(1);
         double[][] byLayer = runLayers(model, tokens, source, metric, "z",
-                layer -> new Cells(Slice.POSITION_AND_HEAD, pos, heads.stream().filter(h -> h.layer() == layer)
-                        .mapToInt(PathPatching.Head::head).distinct().toArray()));
+                layer -> new Cells(Slice.POSITION_AND_HEAD, pos, headsIn(heads, layer)));
         double[] values = new double[heads.size() * pos];
         for (int i = 0; i < heads.size(); i++) {
             PathPatching.Head h = heads.get(i);
-            int[] inLayer = heads.stream().filter(x -> x.layer() == h.layer()).mapToInt(PathPatching.Head::head).distinct().toArray();
+            int[] inLayer = headsIn(heads, h.layer());
             int column = java.util.Arrays.stream(inLayer).boxed().toList().indexOf(h.head());
             for (int p = 0; p < pos; p++) {
                 values[i * pos + p] = byLayer[h.layer()][p * inLayer.length + column];
@@ -146,6 +145,11 @@ public final class Patching {
         return new PatchingResult("Patching z by position", Tensors.ofDoubles(values, new Shape(heads.size(), pos)),
                 List.of("head", "pos"), List.of(heads.stream().map(PathPatching.Head::toString).toList(),
                         positionLabels(model, tokens, pos)));
+    }
+
+    /** The head indices of {@code layer} among {@code heads}, each once, in the order given. */
+    private static int[] headsIn(List<PathPatching.Head> heads, int layer) {
+        return heads.stream().filter(h -> h.layer() == layer).mapToInt(PathPatching.Head::head).distinct().toArray();
     }
 
     /** Each head's queries, keys or values ("q", "k", "v"), or its attention pattern ("pattern"), by [layer, head]. */
