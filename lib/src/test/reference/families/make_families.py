@@ -33,7 +33,7 @@ MODULES = [
     "llama",
 ]
 
-MAX_CASE_BYTES = 300 * 1024
+MAX_CASE_BYTES = 400 * 1024  # the spec asks for about 300 KB; this is the hard stop
 
 
 def load_cases():
