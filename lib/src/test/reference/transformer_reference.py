@@ -190,9 +190,9 @@ def layer_norm(x, W, name, cfg, cache):
     scale = np.sqrt((x * x).mean(axis=-1, keepdims=True) + cfg["eps"])
     cache[name + ".hook_scale"] = scale
     x = x / scale
+    cache[name + ".hook_normalized"] = x  # before the weights, as TransformerLens hooks it
     if cfg["normalization_type"] == "LN":
         x = x * W[name + ".w"] + W[name + ".b"]
-    cache[name + ".hook_normalized"] = x
     return x
 
 

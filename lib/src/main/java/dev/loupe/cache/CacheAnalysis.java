@@ -24,7 +24,7 @@ final class CacheAnalysis {
         for (int l = 0; l < layer; l++) {
             parts.add(at(cache.get("resid_pre", l), pos));
             labels.add(l + "_pre");
-            if (inclMid && !cfg.attnOnly()) {
+            if (inclMid && !cfg.attnOnly() && !cfg.parallelAttnMlp()) { // parallel blocks have no resid_mid
                 parts.add(at(cache.get("resid_mid", l), pos));
                 labels.add(l + "_mid");
             }
@@ -49,7 +49,9 @@ final class CacheAnalysis {
             parts.add(at(cache.get("hook_pos_embed"), pos));
             labels.add("pos_embed");
         }
-        for (int l = 0; l < layer || (mlpInput && l == layer && l < cfg.nLayers()); l++) {
+        // The MLP's input includes its own layer's attention output, unless attention and MLP run in parallel.
+        boolean ownAttention = mlpInput && !cfg.parallelAttnMlp();
+        for (int l = 0; l < layer || (ownAttention && l == layer && l < cfg.nLayers()); l++) {
             parts.add(at(cache.get("attn_out", l), pos));
             labels.add(l + "_attn_out");
             if (l < layer && !cfg.attnOnly()) {
@@ -62,6 +64,11 @@ final class CacheAnalysis {
 
     static LabelledStack stackHeadResults(ActivationCache cache, int layer, Integer pos) {
         ModelConfig cfg = checkLayer(cache, layer);
+        if (cfg.postNorms()) {
+            throw new IllegalArgumentException(cfg.modelName() + " normalises each attention output (ln1_post) before adding it"
+                    + " to the residual stream, so heads' outputs do not add up to what the layer writes; per-head"
+                    + " attribution would be wrong. Use decomposeResid (whole layers) instead.");
+        }
         HookedTransformer model = cache.model();
         List<String> labels = new ArrayList<>();
         NDList parts = new NDList();
@@ -88,7 +95,8 @@ final class CacheAnalysis {
         }
         NDArray scale = at(layer == cfg.nLayers() ? cache.get("ln_final.hook_scale") : cache.get("scale", layer, "ln1"), pos);
         NDArray values = stack.values();
-        NDArray centred = values.sub(values.mean(new int[] {-1}, true));
+        // LayerNorm centres, and centring is linear so it applies to each part; RMS norms only divide.
+        NDArray centred = cfg.normalization().isRms() ? values : values.sub(values.mean(new int[] {-1}, true));
         return new LabelledStack(centred.div(scale.expandDims(0)), stack.labels());
     }
 

@@ -2,20 +2,36 @@ package dev.loupe.load;
 
 import ai.djl.ndarray.NDArray;
 
-import com.google.gson.JsonObject;
-
 import dev.loupe.model.ModelConfig;
 
+import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
-/** Turns one Hugging Face architecture's config.json and weights into Loupe's config and TransformerLens-named weights. */
+/**
+ * One Hugging Face family: its config.json to Loupe's config, its tensors to TransformerLens-named weights
+ * (unprocessed: norms still separate, nothing centred). Adding a family is one file implementing this, listed
+ * in {@link Pretrained}.
+ */
 public interface ArchitectureConverter {
 
-    /** Whether this converter reads checkpoints with this config.json. */
-    boolean accepts(JsonObject hfConfig);
+    /**
+     * The family's name (in messages and the README's model table), the config.json model_type values it reads, and
+     * the tensors its checkpoints may carry that are not weights (causal-mask buffers, rotary frequencies).
+     */
+    record Family(String name, List<String> modelTypes, Pattern buffers) {
+        public Family(String name, String modelType) {
+            this(name, List.of(modelType), Pattern.compile("(?!)"));
+        }
 
-    ModelConfig config(String name, JsonObject hfConfig);
+        public Family(String name, String modelType, String buffers) {
+            this(name, List.of(modelType), Pattern.compile(buffers));
+        }
+    }
 
-    /** TransformerLens-named weights, unprocessed (layer norms still separate, nothing centred). */
-    Map<String, NDArray> convert(ModelConfig cfg, JsonObject hfConfig, Map<String, NDArray> hfWeights);
+    Family family();
+
+    ModelConfig config(String name, HfConfig hf) throws ModelFileException;
+
+    Map<String, NDArray> convert(ModelConfig cfg, HfConfig hf, HfWeights weights) throws ModelFileException;
 }

@@ -1,6 +1,7 @@
 package dev.loupe.load;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
@@ -31,7 +32,10 @@ import java.util.Optional;
  */
 public final class Pretrained {
 
-    private static final List<ArchitectureConverter> CONVERTERS = List.of(new Gpt2Converter());
+    /** One per family; config.json's model_type picks one. */
+    private static final List<ArchitectureConverter> CONVERTERS = List.of(new Gpt2Converter(), new GptNeoConverter(),
+            new GptJConverter(), new GptNeoXConverter(), new LlamaConverter(), new MistralConverter(), new Qwen2Converter(),
+            new Qwen3Converter(), new Gemma2Converter(), new Gemma3Converter());
 
     private static final List<String> OPTIONAL_FILES = List.of("model.safetensors", "model.safetensors.index.json",
             "tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json");
@@ -125,17 +129,60 @@ public final class Pretrained {
             SavedModel.checkFits(cfg, configFile, entries, weightFiles.size() == 1 ? weightFiles.get(0) : dir);
             tl = readWeights(weightFiles);
         } else {
-            ArchitectureConverter converter = CONVERTERS.stream().filter(c -> c.accepts(json)).findFirst()
-                    .orElseThrow(() -> new IOException("Loupe cannot convert " + name + ": its config.json has model_type "
-                            + (json.get("model_type").isJsonPrimitive() ? "'" + json.get("model_type").getAsString() + "'"
-                                    : JsonValues.describe(json.get("model_type")))
-                            + "; supported: gpt2 (GPT-2 family, distilgpt2)."));
-            cfg = converter.config(name, json);
-            tl = converter.convert(cfg, json, readWeights(weightFiles));
+            ArchitectureConverter converter = converterFor(name, json);
+            HfConfig hf = new HfConfig(json, configFile, converter.family().name());
+            cfg = converter.config(name, hf);
+            Map<String, Path> fileOf = new LinkedHashMap<>();
+            Map<String, NDArray> tensors = new LinkedHashMap<>();
+            for (Path file : weightFiles) {
+                Map<String, NDArray> read = Safetensors.read(file);
+                read.keySet().forEach(t -> fileOf.put(t, file));
+                tensors.putAll(read);
+            }
+            Path where = weightFiles.size() == 1 ? weightFiles.get(0) : dir.resolve("model.safetensors.index.json");
+            tl = converter.convert(cfg, hf, new HfWeights(tensors, fileOf, where, converter.family().name(),
+                    converter.family().buffers()));
         }
         cfg = cfg.toBuilder().dtype(options.dtype()).build();
+        tl = inType(tl, cfg.dtype()); // processing computes in the model's precision, not the file's (F16, BF16)
         ModelConfig processed = WeightProcessing.processedConfig(cfg, options);
         return HookedTransformer.fromStateDict(processed, WeightProcessing.process(cfg, tl, options));
+    }
+
+    /** The weights in this type, each original freed as soon as it is converted. */
+    private static Map<String, NDArray> inType(Map<String, NDArray> weights, DataType type) {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        weights.forEach((name, a) -> {
+            if (a.getDataType() == type) {
+                out.put(name, a);
+            } else {
+                out.put(name, a.toType(type, false));
+                a.close();
+            }
+        });
+        return out;
+    }
+
+    private static ArchitectureConverter converterFor(String name, JsonObject json) throws IOException {
+        JsonElement type = json.get("model_type");
+        for (ArchitectureConverter c : CONVERTERS) {
+            if (type.isJsonPrimitive() && c.family().modelTypes().contains(type.getAsString())) {
+                return c;
+            }
+        }
+        throw new ModelFileException("Loupe cannot convert " + name + ": its config.json has model_type "
+                + (type.isJsonPrimitive() ? "'" + type.getAsString() + "'" : JsonValues.describe(type)) + "; supported: "
+                + supported() + ".");
+    }
+
+    /** The families Loupe reads, with their model_type values. */
+    public static String supported() {
+        StringBuilder s = new StringBuilder();
+        for (ArchitectureConverter c : CONVERTERS) {
+            s.append(s.length() == 0 ? "" : ", ").append(String.join(", ", c.family().modelTypes())).append(" (").append(c.family().name())
+                    .append(')');
+        }
+        return s.toString();
     }
 
     private static Map<String, NDArray> readWeights(List<Path> files) throws IOException {

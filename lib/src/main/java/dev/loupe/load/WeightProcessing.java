@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDScope;
 import dev.loupe.model.ModelConfig;
 import dev.loupe.model.ModelConfig.Normalization;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,12 +14,17 @@ import java.util.Map;
 /**
  * TransformerLens's default weight processing, each step exact (the model's log-probabilities do not change):
  * <ul>
- * <li>fold layer norm: each LN's w and b move into the weights that read its output (W_Q/K/V, W_in, W_U) and
- *   those weights are centred over d_model, which is free because the LN output has zero mean; LN becomes LNPre.</li>
+ * <li>fold norms: each norm's weight (and LayerNorm's bias) moves into the weights that read its output (W_Q/K/V,
+ *   W_in and W_gate, W_U); LayerNorm readers are also centred over d_model, which is free because the norm's output
+ *   has zero mean. RMS norms are only scaled: their output is not centred. LN becomes LNPre, RMS becomes RMSPre.
+ *   Post norms and q/k norms act after a projection or a rotation and keep their weights.</li>
  * <li>centre writing weights: W_E, W_pos, W_O, b_O, W_out, b_out lose their mean over d_model, which every
- *   reader's layer norm would remove anyway.</li>
- * <li>centre unembed: W_U and b_U lose their mean over the vocabulary, which softmax ignores.</li>
- * <li>fold value biases: b_V passes through attention unchanged (pattern rows sum to 1), so b_V W_O joins b_O.</li>
+ *   reader's LayerNorm would remove anyway. Not for RMS norms (they do not centre) nor post norms (W_O and W_out
+ *   then feed a norm of their own).</li>
+ * <li>centre unembed: W_U and b_U lose their mean over the vocabulary, which softmax ignores, unless the logits are
+ *   soft-capped (tanh is not shift-invariant).</li>
+ * <li>fold value biases: b_V passes through attention unchanged (pattern rows sum to 1), so b_V W_O joins b_O;
+ *   a grouped key/value head's bias counts once for each query head it serves.</li>
  * </ul>
  * Shortformer models add positions to ln1's output, for queries and keys only: folding ln1's w into W_Q and W_K would
  * scale the positions too, and centring W_Q, W_K or W_pos would no longer cancel out. Those models keep their layer
@@ -28,9 +34,9 @@ public final class WeightProcessing {
 
     private WeightProcessing() {}
 
-    /** The config of weights processed by {@link #process}: LNPre where layer norms were folded. */
+    /** The config of weights processed by {@link #process}: LNPre or RMSPre where norms were folded. */
     public static ModelConfig processedConfig(ModelConfig cfg, LoadOptions options) {
-        return foldsLayerNorm(cfg, options) ? cfg.toBuilder().normalization(Normalization.LN_PRE).build() : cfg;
+        return foldsNorms(cfg, options) ? cfg.toBuilder().normalization(cfg.normalization().folded()).build() : cfg;
     }
 
     /**
@@ -39,14 +45,16 @@ public final class WeightProcessing {
      */
     public static Map<String, NDArray> process(ModelConfig cfg, Map<String, NDArray> weights, LoadOptions options) {
         Map<String, NDArray> w = new ConsumingMap(weights);
-        if (foldsLayerNorm(cfg, options)) {
-            foldLayerNorm(cfg, w);
+        if (foldsNorms(cfg, options)) {
+            foldNorms(cfg, w);
         }
-        // Centring what writes to the residual stream is exact only if every reader normalises first.
-        if (options.centerWritingWeights() && cfg.normalization() != Normalization.NONE) {
+        // Centring what writes to the residual stream is exact only if every reader centres first.
+        boolean centringReaders = (cfg.normalization() == Normalization.LN || cfg.normalization() == Normalization.LN_PRE)
+                && !cfg.postNorms();
+        if (options.centerWritingWeights() && centringReaders) {
             centreWritingWeights(cfg, w);
         }
-        if (options.centerUnembed()) {
+        if (options.centerUnembed() && cfg.outputLogitsSoftCap() == 0) {
             centreUnembed(w);
         }
         if (options.foldValueBiases()) {
@@ -55,46 +63,65 @@ public final class WeightProcessing {
         return w;
     }
 
-    private static boolean foldsLayerNorm(ModelConfig cfg, LoadOptions options) {
-        return options.foldLn() && cfg.normalization() == Normalization.LN
+    private static boolean foldsNorms(ModelConfig cfg, LoadOptions options) {
+        boolean lnBiasIntoGate = cfg.normalization() == Normalization.LN && cfg.gatedMlp(); // b_in is added after the gate
+        return options.foldLn() && cfg.normalization().hasWeights() && !lnBiasIntoGate
                 && cfg.positionalEmbedding() != ModelConfig.PositionalEmbedding.SHORTFORMER;
     }
 
-    private static void foldLayerNorm(ModelConfig cfg, Map<String, NDArray> w) {
+    /** Each main norm and the weights [..., d_model on axis, ...] that read its output, with their biases. */
+    private static void foldNorms(ModelConfig cfg, Map<String, NDArray> w) {
+        boolean centre = cfg.normalization() == Normalization.LN;
         for (int l = 0; l < cfg.nLayers(); l++) {
             String b = "blocks." + l + ".";
-            inScope(() -> {
-                NDArray lnW = w.remove(b + "ln1.w");
-                NDArray lnB = w.remove(b + "ln1.b");
-                for (String x : List.of("Q", "K", "V")) {
-                    NDArray W = w.get(b + "attn.W_" + x); // [head, d_model, d_head]
-                    w.put(b + "attn.b_" + x, w.get(b + "attn.b_" + x).add(W.mul(lnB.reshape(1, -1, 1)).sum(new int[] {1})));
-                    w.put(b + "attn.W_" + x, centredInPlace(W.mul(lnW.reshape(1, -1, 1)), 1));
-                }
-            });
+            List<String[]> ln1Readers = new ArrayList<>();
+            for (String x : List.of("Q", "K", "V")) {
+                ln1Readers.add(new String[] {b + "attn.W_" + x, b + "attn.b_" + x});
+            }
+            List<String[]> mlpReaders = new ArrayList<>();
             if (!cfg.attnOnly()) {
-                inScope(() -> {
-                    NDArray lnW = w.remove(b + "ln2.w");
-                    NDArray lnB = w.remove(b + "ln2.b");
-                    NDArray W = w.get(b + "mlp.W_in"); // [d_model, d_mlp]
-                    w.put(b + "mlp.b_in", w.get(b + "mlp.b_in").add(W.mul(lnB.reshape(-1, 1)).sum(new int[] {0})));
-                    w.put(b + "mlp.W_in", centredInPlace(W.mul(lnW.reshape(-1, 1)), 0));
-                });
+                mlpReaders.add(new String[] {b + "mlp.W_in", b + "mlp.b_in"});
+                if (cfg.gatedMlp()) {
+                    mlpReaders.add(new String[] {b + "mlp.W_gate", null});
+                }
+            }
+            if (cfg.parallelSharedNorm()) { // GPT-J: the MLP reads ln1 too
+                ln1Readers.addAll(mlpReaders);
+                mlpReaders.clear();
+            }
+            fold(w, b + "ln1", ln1Readers, centre);
+            if (!mlpReaders.isEmpty()) {
+                fold(w, b + "ln2", mlpReaders, centre);
             }
         }
+        fold(w, "ln_final", List.<String[]>of(new String[] {"unembed.W_U", "unembed.b_U"}), centre);
+    }
+
+    /**
+     * Folds a norm's w (and b) into readers: W [..., d_model, ...] with d_model on the second-to-last axis for
+     * attention [head, d_model, d_head] and the first for [d_model, out]; the bias gains b·W summed over d_model.
+     */
+    private static void fold(Map<String, NDArray> w, String norm, List<String[]> readers, boolean centre) {
         inScope(() -> {
-            NDArray lnW = w.remove("ln_final.w");
-            NDArray lnB = w.remove("ln_final.b");
-            NDArray W_U = w.get("unembed.W_U"); // [d_model, d_vocab]
-            w.put("unembed.b_U", w.get("unembed.b_U").add(W_U.mul(lnB.reshape(-1, 1)).sum(new int[] {0})));
-            w.put("unembed.W_U", centredInPlace(W_U.mul(lnW.reshape(-1, 1)), 0));
+            NDArray lnW = w.remove(norm + ".w");
+            NDArray lnB = w.remove(norm + ".b");
+            for (String[] reader : readers) {
+                NDArray W = w.get(reader[0]);
+                int axis = W.getShape().dimension() == 3 ? 1 : 0;
+                long[] column = W.getShape().dimension() == 3 ? new long[] {1, -1, 1} : new long[] {-1, 1};
+                if (lnB != null) {
+                    w.put(reader[1], w.get(reader[1]).add(W.mul(lnB.reshape(column)).sum(new int[] {axis})));
+                }
+                NDArray scaled = W.mul(lnW.reshape(column));
+                w.put(reader[0], centre ? centredInPlace(scaled, axis) : scaled);
+            }
         });
     }
 
     private static void centreWritingWeights(ModelConfig cfg, Map<String, NDArray> w) {
         centre(w, "embed.W_E", -1);
-        if (cfg.positionalEmbedding() != ModelConfig.PositionalEmbedding.SHORTFORMER) {
-            centre(w, "pos_embed.W_pos", -1); // shortformer positions are never written to the residual stream
+        if (cfg.positionalEmbedding() == ModelConfig.PositionalEmbedding.STANDARD) {
+            centre(w, "pos_embed.W_pos", -1); // shortformer positions are never written to the residual stream; rotary has none
         }
         for (int l = 0; l < cfg.nLayers(); l++) {
             String b = "blocks." + l + ".";
@@ -116,9 +143,11 @@ public final class WeightProcessing {
         for (int l = 0; l < cfg.nLayers(); l++) {
             String b = "blocks." + l + ".attn.";
             inScope(() -> {
-                NDArray bV = w.get(b + "b_V"); // [head, d_head]
+                NDArray bV = w.get(b + "b_V"); // [kv_head, d_head]
                 NDArray W_O = w.get(b + "W_O"); // [head, d_head, d_model]
-                NDArray folded = bV.expandDims(1).matMul(W_O).sum(new int[] {0, 1}); // Σ_h b_V[h] W_O[h]: [d_model]
+                long group = cfg.nHeads() / cfg.nKeyValueHeads();
+                NDArray perHead = group == 1 ? bV : bV.repeat(0, group); // [head, d_head]
+                NDArray folded = perHead.expandDims(1).matMul(W_O).sum(new int[] {0, 1}); // Σ_h b_V[h] W_O[h]: [d_model]
                 w.put(b + "b_O", w.get(b + "b_O").add(folded));
                 w.put(b + "b_V", bV.zerosLike());
             });

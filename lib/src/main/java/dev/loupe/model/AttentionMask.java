@@ -7,52 +7,61 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
+import java.util.HashMap;
+import java.util.Map;
+
 /**
- * Which keys each query may attend to: earlier or same positions (causal), and, with padding, only real
- * tokens. {@code padding} is the user's attention mask [batch, pos], 1 for real tokens and 0 for padding.
+ * Which keys each query may attend to: earlier or same positions (causal), within the layer's window for local
+ * attention (query − key < window), and, with padding, only real tokens. {@code padding} is the user's attention
+ * mask [batch, pos], 1 for real tokens and 0 for padding.
  */
 final class AttentionMask {
 
-    private final NDArray allowed; // [batch or 1, 1, query_pos, key_pos]
-    private final boolean padded;
-    private NDArray bias; // 0 where allowed, -inf elsewhere, per dtype of the scores
+    private final NDArray queries; // [pos, 1] absolute positions
+    private final NDArray keys;    // [1, key_pos]
+    private final NDArray real;    // [batch, 1, 1, key_pos] or null
+    private final Map<String, NDArray> biases = new HashMap<>(); // 0 where allowed, -inf elsewhere, per window and dtype
 
-    private AttentionMask(NDArray allowed, boolean padded) {
-        this.allowed = allowed;
-        this.padded = padded;
+    private AttentionMask(NDArray queries, NDArray keys, NDArray real) {
+        this.queries = queries;
+        this.keys = keys;
+        this.real = real;
     }
 
     static AttentionMask causal(NDManager manager, long pos, NDArray padding) {
-        NDArray index = manager.arange(pos);
-        NDArray causal = index.reshape(1, pos).lte(index.reshape(pos, 1)); // key <= query
-        if (padding == null) {
-            return new AttentionMask(causal.reshape(1, 1, pos, pos), false);
-        }
-        NDArray real = padding.toType(DataType.BOOLEAN, false).reshape(padding.getShape().get(0), 1, 1, pos);
-        return new AttentionMask(causal.reshape(1, 1, pos, pos).logicalAnd(real), true);
+        NDArray real = padding == null ? null
+                : padding.toType(DataType.BOOLEAN, false).reshape(padding.getShape().get(0), 1, 1, pos);
+        return new AttentionMask(manager.arange(pos).reshape(pos, 1), manager.arange(pos).reshape(1, pos), real);
     }
 
     /** Queries at positions past..past+pos-1 over keys 0..past+pos-1 (a run continuing from a {@link KvCache}). */
     static AttentionMask causalAfter(NDManager manager, long past, long pos) {
-        NDArray queries = manager.arange(past, past + pos).reshape(pos, 1);
-        NDArray keys = manager.arange(past + pos).reshape(1, past + pos);
-        return new AttentionMask(keys.lte(queries).reshape(1, 1, pos, past + pos), false);
+        return new AttentionMask(manager.arange(past, past + pos).reshape(pos, 1), manager.arange(past + pos).reshape(1, past + pos), null);
     }
 
-    /** Masked scores: -inf where a key may not be seen. Adding 0 elsewhere leaves the scores exactly as they were. */
-    NDArray apply(NDArray scores) {
-        if (bias == null || bias.getDataType() != scores.getDataType()) {
-            Shape shape = allowed.getShape();
+    /** Masked scores [batch, head, query, key]: -inf where a key may not be seen; window 0 for global attention. */
+    NDArray apply(NDArray scores, int window) {
+        NDArray bias = biases.computeIfAbsent(window + " " + scores.getDataType(), key -> {
+            NDArray allowed = keys.lte(queries);
+            if (window > 0) {
+                allowed = allowed.logicalAnd(keys.gt(queries.sub(window)));
+            }
+            Shape shape = new Shape(1, 1, allowed.getShape().get(0), allowed.getShape().get(1));
+            allowed = allowed.reshape(shape);
+            if (real != null) {
+                allowed = allowed.logicalAnd(real);
+            }
             NDManager m = scores.getManager();
-            bias = NDArrays.where(allowed, m.zeros(shape, scores.getDataType()),
-                    m.full(shape, Float.NEGATIVE_INFINITY, scores.getDataType()));
-            NDScope.unregister(bias); // made inside the first block's scope, used by every block: the collector frees it
-        }
-        return scores.add(bias);
+            NDArray b = NDArrays.where(allowed, m.zeros(allowed.getShape(), scores.getDataType()),
+                    m.full(allowed.getShape(), Float.NEGATIVE_INFINITY, scores.getDataType()));
+            NDScope.unregister(b); // made inside the first block's scope, used by every block: the collector frees it
+            return b;
+        });
+        return scores.add(bias); // adding 0 leaves the allowed scores exactly as they were
     }
 
     /** With left padding a padding query has no real key; its softmax row is NaN and is set to zero. */
     boolean mayMaskWholeRows() {
-        return padded;
+        return real != null;
     }
 }

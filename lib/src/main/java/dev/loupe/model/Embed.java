@@ -5,25 +5,23 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 
 import dev.loupe.hook.HookPoint;
+import dev.loupe.model.Params.Init;
+import dev.loupe.model.Params.Param;
 
-import java.util.Map;
-
-/** Token embedding: tokens [batch, pos] to rows of W_E [d_vocab, d_model]. */
+/** Token embedding: tokens [batch, pos] to rows of W_E. Gemma's sqrt(d_model) multiplier is folded into W_E. */
 final class Embed {
 
-    private final Map<String, NDArray> params;
-    private final HookPoint hookEmbed;
+    private final Param W_E;             // [d_vocab, d_model]
+    private final HookPoint hookEmbed;   // [batch, pos, d_model]
 
-    Embed(Map<String, NDArray> params, HookRegistry hooks) {
-        this.params = params;
-        this.hookEmbed = hooks.point("hook_embed");
+    Embed(Scope s, ModelConfig cfg) {
+        W_E = s.child("embed").param("W_E", Init.NORMAL, cfg.dVocab(), cfg.dModel());
+        hookEmbed = s.hook("hook_embed");
     }
 
     NDArray forward(NDArray tokens) {
-        NDArray W_E = params.get("embed.W_E");
         // torch's embedding op rather than indexing: its backward pass is a dedicated kernel, 1.7× faster on a CPU
         // than the scatter indexing's, which dominated the training step of a small model.
-        NDArray rows = JniUtils.embedding((PtNDArray) tokens, (PtNDArray) W_E, false);
-        return hookEmbed.apply(rows); // [batch, pos, d_model]
+        return hookEmbed.apply(JniUtils.embedding((PtNDArray) tokens, (PtNDArray) W_E.get(), false));
     }
 }

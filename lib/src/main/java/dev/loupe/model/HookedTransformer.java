@@ -49,28 +49,29 @@ import java.util.function.Predicate;
 public final class HookedTransformer implements AutoCloseable, Displayable {
 
     private final ModelConfig cfg;
-    private final Map<String, NDArray> params;
+    private final Params declared = new Params();
+    private final Map<String, NDArray> params = declared.values();
     private final HookRegistry hooks = new HookRegistry();
     private final Embed embed;
-    private final PosEmbed posEmbed;
+    private final PosEmbed posEmbed;      // learned positions, or null (rotary)
     private final List<TransformerBlock> blocks = new ArrayList<>();
-    private final LayerNorm lnFinal;
+    private final Norm lnFinal;           // or null
     private final Unembed unembed;
     private Tokenizer tokenizer;
     private Checkpoint checkpoint;
     private volatile boolean closed;
 
-    private HookedTransformer(ModelConfig cfg, Map<String, NDArray> params) {
+    /** The components the config chooses, declaring their parameters (no arrays yet) and hook points. */
+    private HookedTransformer(ModelConfig cfg) {
         this.cfg = cfg;
-        this.params = params;
-        embed = new Embed(params, hooks);
-        posEmbed = new PosEmbed(params, hooks);
+        Scope root = new Scope(declared, hooks);
+        embed = new Embed(root, cfg);
+        posEmbed = cfg.positionalEmbedding() != PositionalEmbedding.ROTARY ? new PosEmbed(root, cfg) : null;
         for (int layer = 0; layer < cfg.nLayers(); layer++) {
-            blocks.add(new TransformerBlock(layer, cfg, params, hooks));
+            blocks.add(new TransformerBlock(root.child("blocks." + layer), cfg, layer));
         }
-        lnFinal = cfg.normalization() != Normalization.NONE
-                ? new LayerNorm("ln_final", cfg.normalization(), cfg.eps(), params, hooks) : null;
-        unembed = new Unembed(params);
+        lnFinal = Norm.orNone(root.child("ln_final"), cfg.normalization(), cfg.eps(), cfg.dModel());
+        unembed = new Unembed(root, cfg);
     }
 
     // ---------------------------------------------------------------- construction, saving, loading
@@ -80,24 +81,17 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         return create(cfg, cfg.seed());
     }
 
-    /** A model with random weights: normal(0, initializer_range) matrices, zero biases, unit layer norms. */
+    /** A model with random weights: normal(0, initializer_range) matrices, zero biases, unit norm weights. */
     public static HookedTransformer create(ModelConfig cfg, long seed) {
         Engine.getInstance().setRandomSeed((int) seed);
         NDManager m = Tensors.manager();
-        Map<String, NDArray> params = new LinkedHashMap<>();
-        parameterShapes(cfg).forEach((name, shape) -> {
-            String leaf = name.substring(name.lastIndexOf('.') + 1);
-            NDArray p;
-            if (leaf.startsWith("W_")) {
-                p = m.randomNormal(0f, (float) cfg.initRange(), shape, cfg.dtype());
-            } else if (leaf.equals("w")) {
-                p = m.ones(shape, cfg.dtype());
-            } else {
-                p = m.zeros(shape, cfg.dtype());
-            }
-            params.put(name, p);
-        });
-        return new HookedTransformer(cfg, params);
+        HookedTransformer model = new HookedTransformer(cfg);
+        model.declared.specs().forEach((name, spec) -> model.params.put(name, switch (spec.init()) {
+            case NORMAL -> m.randomNormal(0f, (float) cfg.initRange(), spec.shape(), cfg.dtype());
+            case ONES -> m.ones(spec.shape(), cfg.dtype());
+            case ZEROS -> m.zeros(spec.shape(), cfg.dtype());
+        }));
+        return model;
     }
 
     /**
@@ -105,9 +99,10 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * its shape; arrays are converted to the config's dtype.
      */
     public static HookedTransformer fromStateDict(ModelConfig cfg, Map<String, NDArray> stateDict) {
-        Map<String, Shape> expected = parameterShapes(cfg);
+        HookedTransformer model = new HookedTransformer(cfg);
+        Map<String, Shape> expected = model.shapes();
         List<String> problems = new ArrayList<>();
-        Map<String, NDArray> params = new LinkedHashMap<>();
+        Map<String, NDArray> params = model.params;
         expected.forEach((name, shape) -> {
             NDArray a = stateDict.get(name);
             if (a == null) {
@@ -127,7 +122,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
             throw new IllegalArgumentException("The state dict does not fit " + cfg.modelName() + " (" + cfg + "): "
                     + String.join("; ", problems));
         }
-        return new HookedTransformer(cfg, params);
+        return model;
     }
 
     /**
@@ -193,48 +188,14 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         AtomicFiles.write(dir.resolve("config.json"), out -> out.write(cfg.toJson().getBytes(StandardCharsets.UTF_8)));
     }
 
-    /** Every parameter's name and shape for this config, in state-dict order. */
+    /** Every parameter's name and shape for this config, in state-dict order, as its components declare them. */
     public static Map<String, Shape> parameterShapes(ModelConfig c) {
+        return new HookedTransformer(c).shapes();
+    }
+
+    private Map<String, Shape> shapes() {
         Map<String, Shape> s = new LinkedHashMap<>();
-        int d = c.dModel();
-        int h = c.nHeads();
-        int dh = c.dHead();
-        boolean ln = c.normalization() == Normalization.LN;
-        s.put("embed.W_E", new Shape(c.dVocab(), d));
-        s.put("pos_embed.W_pos", new Shape(c.nCtx(), d));
-        for (int l = 0; l < c.nLayers(); l++) {
-            String b = "blocks." + l + ".";
-            if (ln) {
-                s.put(b + "ln1.w", new Shape(d));
-                s.put(b + "ln1.b", new Shape(d));
-            }
-            for (String x : List.of("Q", "K", "V")) {
-                s.put(b + "attn.W_" + x, new Shape(h, d, dh));
-                s.put(b + "attn.b_" + x, new Shape(h, dh));
-            }
-            s.put(b + "attn.W_O", new Shape(h, dh, d));
-            s.put(b + "attn.b_O", new Shape(d));
-            if (!c.attnOnly()) {
-                if (ln) {
-                    s.put(b + "ln2.w", new Shape(d));
-                    s.put(b + "ln2.b", new Shape(d));
-                }
-                s.put(b + "mlp.W_in", new Shape(d, c.dMlp()));
-                s.put(b + "mlp.b_in", new Shape(c.dMlp()));
-                if (c.actFn() == ModelConfig.ActFn.SOLU_LN && ln) {
-                    s.put(b + "mlp.ln.w", new Shape(c.dMlp()));
-                    s.put(b + "mlp.ln.b", new Shape(c.dMlp()));
-                }
-                s.put(b + "mlp.W_out", new Shape(c.dMlp(), d));
-                s.put(b + "mlp.b_out", new Shape(d));
-            }
-        }
-        if (ln) {
-            s.put("ln_final.w", new Shape(d));
-            s.put("ln_final.b", new Shape(d));
-        }
-        s.put("unembed.W_U", new Shape(d, c.dVocabOut()));
-        s.put("unembed.b_U", new Shape(c.dVocabOut()));
+        declared.specs().forEach((name, spec) -> s.put(name, spec.shape()));
         return s;
     }
 
@@ -280,13 +241,17 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
             NDArray positions = mask == null ? m.arange(past, past + pos)
                     : mask.cumSum(1).sub(1).maximum(0); // left padding: the first real token is position 0
             NDArray residual = embed.forward(input);
-            NDArray posEmbedding = posEmbed.forward(positions, batch);
-            boolean shortformer = cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER;
-            if (!shortformer) {
-                residual = residual.add(posEmbedding);
+            NDArray shortformerPos = null;
+            if (posEmbed != null) {
+                NDArray posEmbedding = posEmbed.forward(positions, batch);
+                if (cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER) {
+                    shortformerPos = posEmbedding;
+                } else {
+                    residual = residual.add(posEmbedding);
+                }
             }
             AttentionMask attend = cache == null ? AttentionMask.causal(m, pos, mask) : AttentionMask.causalAfter(m, past, pos);
-            NDArray logits = blocksAndUnembed(0, residual, shortformer ? posEmbedding : null, attend, null, cache);
+            NDArray logits = blocksAndUnembed(0, residual, new Pass(attend, positions, shortformerPos, cache), null);
             NDScope.unregister(logits);
             if (cache != null) {
                 cache.commit(pos);
@@ -295,9 +260,8 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         }
     }
 
-    private NDArray blocksAndUnembed(int startLayer, NDArray residual, NDArray shortformerPos, AttentionMask attend,
-                                     long[] unembedAt, KvCache cache) {
-        residual = runBlocks(startLayer, blocks.size(), residual, shortformerPos, attend, cache);
+    private NDArray blocksAndUnembed(int startLayer, NDArray residual, Pass pass, long[] unembedAt) {
+        residual = runBlocks(startLayer, blocks.size(), residual, pass);
         if (unembedAt != null) { // the final norm and unembedding act on each position alone
             NDArray index = Tensors.ofLongs(unembedAt, new Shape(unembedAt.length, 1, 1))
                     .broadcast(new Shape(unembedAt.length, 1, residual.getShape().get(2)));
@@ -309,10 +273,9 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         return unembed.forward(residual);
     }
 
-    private NDArray runBlocks(int startLayer, int stopAtLayer, NDArray residual, NDArray shortformerPos, AttentionMask attend,
-                              KvCache cache) {
+    private NDArray runBlocks(int startLayer, int stopAtLayer, NDArray residual, Pass pass) {
         for (TransformerBlock block : blocks.subList(startLayer, stopAtLayer)) {
-            residual = block.forward(residual, shortformerPos, attend, cache);
+            residual = block.forward(residual, pass);
         }
         return residual;
     }
@@ -331,8 +294,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         }
         Shape s = checkResidual(residual);
         try (NDScope scope = new NDScope()) {
-            NDManager m = residual.getManager();
-            NDArray out = runBlocks(startLayer, stopAtLayer, residual, shortformerPositions(m, s), AttentionMask.causal(m, s.get(1), null), null);
+            NDArray out = runBlocks(startLayer, stopAtLayer, residual, passOver(residual));
             NDScope.unregister(out);
             return out;
         }
@@ -373,9 +335,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
             }
         }
         try (NDScope scope = new NDScope()) {
-            NDManager m = residual.getManager();
-            NDArray logits = blocksAndUnembed(startLayer, residual, shortformerPositions(m, s), AttentionMask.causal(m, s.get(1), null),
-                    unembedAt, null);
+            NDArray logits = blocksAndUnembed(startLayer, residual, passOver(residual), unembedAt);
             NDScope.unregister(logits);
             return logits;
         }
@@ -390,10 +350,14 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         return s;
     }
 
-    /** Shortformer models add positions to the inputs of queries and keys in every block; null for the others. */
-    private NDArray shortformerPositions(NDManager m, Shape residual) {
-        return cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER
-                ? posEmbed.table(m.arange(residual.get(1)), residual.get(0)) : null;
+    /** A pass over a residual stream [batch, pos, d_model] of real tokens at positions 0..pos-1, without a cache. */
+    private Pass passOver(NDArray residual) {
+        NDManager m = residual.getManager();
+        Shape s = residual.getShape();
+        NDArray positions = m.arange(s.get(1));
+        // Shortformer models add positions to the inputs of queries and keys in every block.
+        NDArray shortformer = cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER ? posEmbed.table(positions, s.get(0)) : null;
+        return new Pass(AttentionMask.causal(m, s.get(1), null), positions, shortformer, null);
     }
 
     private NDArray checkTokens(NDArray tokens) {
@@ -875,14 +839,15 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     public NDArray b_U() { return parameter("unembed.b_U"); }
     /** [head, d_model, d_head] */
     public NDArray W_Q(int layer) { return parameter(attn(layer, "W_Q")); }
-    public NDArray W_K(int layer) { return parameter(attn(layer, "W_K")); }
-    public NDArray W_V(int layer) { return parameter(attn(layer, "W_V")); }
+    /** [head, d_model, d_head]: with grouped-query attention, each key/value head repeated for its query heads. */
+    public NDArray W_K(int layer) { return perQueryHead(parameter(attn(layer, "W_K"))); }
+    public NDArray W_V(int layer) { return perQueryHead(parameter(attn(layer, "W_V"))); }
     /** [head, d_head, d_model] */
     public NDArray W_O(int layer) { return parameter(attn(layer, "W_O")); }
-    /** [head, d_head] */
+    /** [head, d_head] (keys and values repeated per query head as W_K) */
     public NDArray b_Q(int layer) { return parameter(attn(layer, "b_Q")); }
-    public NDArray b_K(int layer) { return parameter(attn(layer, "b_K")); }
-    public NDArray b_V(int layer) { return parameter(attn(layer, "b_V")); }
+    public NDArray b_K(int layer) { return perQueryHead(parameter(attn(layer, "b_K"))); }
+    public NDArray b_V(int layer) { return perQueryHead(parameter(attn(layer, "b_V"))); }
     /** [d_model] */
     public NDArray b_O(int layer) { return parameter(attn(layer, "b_O")); }
     /** [d_model, d_mlp] */
@@ -891,6 +856,14 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     /** [d_mlp, d_model] */
     public NDArray W_out(int layer) { return parameter(mlp(layer, "W_out")); }
     public NDArray b_out(int layer) { return parameter(mlp(layer, "b_out")); }
+    /** [d_model, d_mlp], gated MLPs only */
+    public NDArray W_gate(int layer) { return parameter(mlp(layer, "W_gate")); }
+
+    /** A key or value parameter [kv_head, ...] as [head, ...]; the stored array itself without grouped-query attention. */
+    private NDArray perQueryHead(NDArray kv) {
+        long group = cfg.nHeads() / cfg.nKeyValueHeads();
+        return group == 1 ? kv : kv.repeat(0, group);
+    }
 
     private String attn(int layer, String name) {
         checkLayer(layer);

@@ -1,47 +1,63 @@
 package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
-
 import ai.djl.nn.Activation;
 
 import dev.loupe.hook.HookPoint;
-import dev.loupe.tensor.Tensors;
 import dev.loupe.model.ModelConfig.ActFn;
+import dev.loupe.model.Params.Init;
+import dev.loupe.model.Params.Param;
+import dev.loupe.tensor.Tensors;
 
-import java.util.Map;
-
-/** The MLP: pre = x W_in + b_in, post = act(pre), out = post W_out + b_out. */
+/**
+ * The MLP. Plain: pre = x W_in + b_in, post = act(pre). Gated (SwiGLU, GeGLU): pre = x W_gate,
+ * pre_linear = x W_in, post = act(pre) · pre_linear + b_in (where TransformerLens adds it). Then out = post W_out + b_out.
+ */
 final class Mlp {
 
     private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
-    private final Map<String, NDArray> params;
-    private final String prefix;
     private final ActFn actFn;
-    private final HookPoint hookPre;
-    private final HookPoint hookMid;
-    private final LayerNorm soluLn;
-    private final HookPoint hookPost;
+    private final Param W_in;   // [d_model, d_mlp]
+    private final Param b_in;   // [d_mlp]
+    private final Param W_gate; // [d_model, d_mlp], gated MLPs
+    private final Norm soluLn;  // over d_mlp, solu_ln only
+    private final Param W_out;  // [d_mlp, d_model]
+    private final Param b_out;  // [d_model]
 
-    Mlp(int layer, ModelConfig cfg, Map<String, NDArray> params, HookRegistry hooks) {
-        this.params = params;
-        this.prefix = "blocks." + layer + ".mlp.";
-        this.actFn = cfg.actFn();
-        this.hookPre = hooks.point(prefix + "hook_pre");
-        if (actFn == ActFn.SOLU_LN) {
-            this.hookMid = hooks.point(prefix + "hook_mid");
-            this.soluLn = new LayerNorm(prefix + "ln", cfg.normalization(), cfg.eps(), params, hooks);
-        } else {
-            this.hookMid = null;
-            this.soluLn = null;
-        }
-        this.hookPost = hooks.point(prefix + "hook_post");
+    private final HookPoint hookPre;       // [batch, pos, d_mlp]
+    private final HookPoint hookPreLinear; // [batch, pos, d_mlp], gated MLPs
+    private final HookPoint hookMid;       // [batch, pos, d_mlp], solu_ln
+    private final HookPoint hookPost;      // [batch, pos, d_mlp]
+
+    Mlp(Scope s, ModelConfig cfg) {
+        int d = cfg.dModel();
+        int m = cfg.dMlp();
+        actFn = cfg.actFn();
+        W_in = s.param("W_in", Init.NORMAL, d, m);
+        b_in = s.param("b_in", Init.ZEROS, m);
+        W_gate = cfg.gatedMlp() ? s.param("W_gate", Init.NORMAL, d, m) : null;
+        hookPre = s.hook("hook_pre");
+        hookPreLinear = cfg.gatedMlp() ? s.hook("hook_pre_linear") : null;
+        boolean solu = actFn == ActFn.SOLU_LN;
+        hookMid = solu ? s.hook("hook_mid") : null;
+        soluLn = solu ? Norm.orNone(s.child("ln"), cfg.normalization(), cfg.eps(), m) : null;
+        hookPost = s.hook("hook_post");
+        W_out = s.param("W_out", Init.NORMAL, m, d);
+        b_out = s.param("b_out", Init.ZEROS, d);
     }
 
     NDArray forward(NDArray x) {
-        NDArray pre = hookPre.apply(x.matMul(params.get(prefix + "W_in")).add(params.get(prefix + "b_in"))); // [batch, pos, d_mlp]
-        NDArray post = hookPost.apply(activation(pre)); // [batch, pos, d_mlp]
-        return post.matMul(params.get(prefix + "W_out")).add(params.get(prefix + "b_out"));
+        NDArray post;
+        if (W_gate != null) {
+            NDArray pre = hookPre.apply(x.matMul(W_gate.get()));
+            NDArray linear = hookPreLinear.apply(x.matMul(W_in.get()));
+            post = hookPost.apply(activation(pre).mul(linear).add(b_in.get()));
+        } else {
+            NDArray pre = hookPre.apply(x.matMul(W_in.get()).add(b_in.get()));
+            post = hookPost.apply(activation(pre));
+        }
+        return post.matMul(W_out.get()).add(b_out.get());
     }
 
     /** A constant in libtorch's storage (see {@link Tensors#scalar}: gradients flow through these activations). */
@@ -55,7 +71,11 @@ final class Mlp {
             case GELU -> pre.mul(pre.mul(c(1 / Math.sqrt(2), pre)).erf().add(1)).mul(c(0.5, pre));
             case GELU_NEW -> pre.mul(pre.mul(pre).mul(pre).mul(c(0.044715, pre)).add(pre).mul(c(SQRT_2_OVER_PI, pre)).tanh().add(1))
                     .mul(c(0.5, pre));
-            case SOLU_LN -> soluLn.forward(hookMid.apply(pre.mul(pre.softmax(-1))));
+            case SILU -> pre.mul(Activation.sigmoid(pre));
+            case SOLU_LN -> {
+                NDArray mid = hookMid.apply(pre.mul(pre.softmax(-1)));
+                yield soluLn != null ? soluLn.forward(mid) : mid;
+            }
         };
     }
 }

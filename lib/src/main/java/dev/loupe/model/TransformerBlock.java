@@ -6,54 +6,55 @@ import ai.djl.ndarray.NDScope;
 import dev.loupe.hook.HookPoint;
 import dev.loupe.model.ModelConfig.Normalization;
 
-import java.util.Map;
-
-/** One block: resid_mid = resid_pre + attn(ln1(resid_pre)); resid_post = resid_mid + mlp(ln2(resid_mid)). */
+/**
+ * One block. Sequential: resid_mid = resid_pre + attn(ln1(resid_pre)); resid_post = resid_mid + mlp(ln2(resid_mid)).
+ * Parallel (GPT-J, GPT-NeoX): resid_post = resid_pre + attn(ln1(resid_pre)) + mlp(ln2(resid_pre)), where GPT-J's
+ * MLP reads ln1's output and has no ln2. Post norms (Gemma) normalise attn and mlp outputs before they are added.
+ */
 final class TransformerBlock {
 
-    private final HookPoint hookResidPre;
-    private final LayerNorm ln1;
+    private final boolean parallel;
+    private final HookPoint hookResidPre;  // [batch, pos, d_model]
+    private final Norm ln1;                // or null
     private final Attention attn;
-    private final HookPoint hookAttnOut;
-    private final HookPoint hookResidMid;
-    private final LayerNorm ln2;
-    private final Mlp mlp;
+    private final Norm ln1Post;            // or null
+    private final HookPoint hookAttnOut;   // [batch, pos, d_model]
+    private final HookPoint hookResidMid;  // sequential blocks with an MLP
+    private final Norm ln2;                // or null (no norm, attention only, GPT-J)
+    private final Mlp mlp;                 // or null (attention only)
+    private final Norm ln2Post;
     private final HookPoint hookMlpOut;
     private final HookPoint hookResidPost;
 
-    TransformerBlock(int layer, ModelConfig cfg, Map<String, NDArray> params, HookRegistry hooks) {
-        String prefix = "blocks." + layer + ".";
-        boolean norm = cfg.normalization() != Normalization.NONE;
+    TransformerBlock(Scope s, ModelConfig cfg, int layer) {
+        Normalization norm = cfg.normalization();
+        Normalization post = norm.isRms() ? Normalization.RMS : Normalization.LN; // post norms are never folded
+        boolean hasMlp = !cfg.attnOnly();
+        parallel = cfg.parallelAttnMlp();
         // Hook points are made in the order the forward pass reaches them.
-        hookResidPre = hooks.point(prefix + "hook_resid_pre");
-        ln1 = norm ? new LayerNorm(prefix + "ln1", cfg.normalization(), cfg.eps(), params, hooks) : null;
-        attn = new Attention(layer, cfg, params, hooks);
-        hookAttnOut = hooks.point(prefix + "hook_attn_out");
-        if (cfg.attnOnly()) {
-            hookResidMid = null;
-            ln2 = null;
-            mlp = null;
-            hookMlpOut = null;
-        } else {
-            hookResidMid = hooks.point(prefix + "hook_resid_mid");
-            ln2 = norm ? new LayerNorm(prefix + "ln2", cfg.normalization(), cfg.eps(), params, hooks) : null;
-            mlp = new Mlp(layer, cfg, params, hooks);
-            hookMlpOut = hooks.point(prefix + "hook_mlp_out");
-        }
-        hookResidPost = hooks.point(prefix + "hook_resid_post");
+        hookResidPre = s.hook("hook_resid_pre");
+        ln1 = Norm.orNone(s.child("ln1"), norm, cfg.eps(), cfg.dModel());
+        attn = new Attention(s.child("attn"), cfg, layer);
+        ln1Post = cfg.postNorms() ? new Norm(s.child("ln1_post"), post, cfg.eps(), cfg.dModel()) : null;
+        hookAttnOut = s.hook("hook_attn_out");
+        hookResidMid = hasMlp && !parallel ? s.hook("hook_resid_mid") : null;
+        ln2 = hasMlp && !cfg.parallelSharedNorm() ? Norm.orNone(s.child("ln2"), norm, cfg.eps(), cfg.dModel()) : null;
+        mlp = hasMlp ? new Mlp(s.child("mlp"), cfg) : null;
+        ln2Post = hasMlp && cfg.postNorms() ? new Norm(s.child("ln2_post"), post, cfg.eps(), cfg.dModel()) : null;
+        hookMlpOut = hasMlp ? s.hook("hook_mlp_out") : null;
+        hookResidPost = s.hook("hook_resid_post");
     }
 
     /**
-     * shortformerPos: positional embedding added to queries' and keys' inputs only, or null; cache may be null.
      * The block's temporaries are freed when it ends, not when the whole forward pass does, so a pass needs one
      * block's working memory rather than every block's (what hooks and caches kept is theirs, see HookPoint).
      */
-    NDArray forward(NDArray resid, NDArray shortformerPos, AttentionMask mask, KvCache cache) {
+    NDArray forward(NDArray resid, Pass pass) {
         // The input belongs to the enclosing scope: a cache or hook keeping it must take it from there.
         NDArray residPre = hookResidPre.apply(resid);
         NDArray out;
         try (NDScope scope = new NDScope()) {
-            out = residualAfter(residPre, shortformerPos, mask, cache);
+            out = residualAfter(residPre, pass);
             NDScope.unregister(out);
         }
         if (!hookResidPost.isActive()) {
@@ -62,15 +63,25 @@ final class TransformerBlock {
         return out;
     }
 
-    private NDArray residualAfter(NDArray residPre, NDArray shortformerPos, AttentionMask mask, KvCache cache) {
+    private NDArray residualAfter(NDArray residPre, Pass pass) {
         NDArray x = ln1 != null ? ln1.forward(residPre) : residPre;
-        NDArray qk = shortformerPos != null ? x.add(shortformerPos) : x;
-        NDArray attnOut = hookAttnOut.apply(attn.forward(qk, qk, x, mask, cache));
+        NDArray qk = pass.shortformerPos() != null ? x.add(pass.shortformerPos()) : x;
+        NDArray attnOut = attn.forward(qk, qk, x, pass);
+        attnOut = hookAttnOut.apply(ln1Post != null ? ln1Post.forward(attnOut) : attnOut);
         if (mlp == null) {
             return hookResidPost.apply(residPre.add(attnOut));
         }
+        if (parallel) {
+            NDArray mlpOut = mlpOut(ln2 != null ? ln2.forward(residPre) : x);
+            return hookResidPost.apply(residPre.add(attnOut).add(mlpOut));
+        }
         NDArray residMid = hookResidMid.apply(residPre.add(attnOut));
-        NDArray mlpOut = hookMlpOut.apply(mlp.forward(ln2 != null ? ln2.forward(residMid) : residMid));
+        NDArray mlpOut = mlpOut(ln2 != null ? ln2.forward(residMid) : residMid);
         return hookResidPost.apply(residMid.add(mlpOut));
+    }
+
+    private NDArray mlpOut(NDArray x) {
+        NDArray out = mlp.forward(x);
+        return hookMlpOut.apply(ln2Post != null ? ln2Post.forward(out) : out);
     }
 }

@@ -152,7 +152,11 @@ public final class Patching {
         return heads.stream().filter(h -> h.layer() == layer).mapToInt(PathPatching.Head::head).distinct().toArray();
     }
 
-    /** Each head's queries, keys or values ("q", "k", "v"), or its attention pattern ("pattern"), by [layer, head]. */
+    /**
+     * Each head's queries, keys or values ("q", "k", "v"), or its attention pattern ("pattern"), by [layer, head]. With
+     * grouped-query attention, keys and values are by [layer, key/value head] (labelled KV0, KV1, ...): each is one
+     * array shared by its group of query heads, so patching it patches the group.
+     */
     public static PatchingResult headAllPos(String which, HookedTransformer model, NDArray tokens, ActivationCache source,
                                             Function<NDArray, NDArray> metric) {
         if (!List.of("q", "k", "v", "pattern", "z").contains(which)) {
@@ -175,7 +179,9 @@ public final class Patching {
                                         Function<NDArray, NDArray> metric, String act, Slice slice) {
         ModelConfig cfg = model.config();
         int pos = (int) tokens.getShape().get(tokens.getShape().dimension() - 1);
-        int heads = cfg.nHeads();
+        // With grouped-query attention keys and values have fewer heads, each shared by a group of query heads.
+        boolean keyValue = act.equals("k") || act.equals("v");
+        int heads = keyValue ? cfg.nKeyValueHeads() : cfg.nHeads();
         Cells cells = Cells.of(slice, pos, heads);
         double[][] byLayer = runLayers(model, tokens, source, metric, act, layer -> cells);
         double[] values = new double[cfg.nLayers() * cells.count()];
@@ -194,7 +200,7 @@ public final class Patching {
             labels.add(positionLabels(model, tokens, pos));
         }
         if (slice != Slice.POSITION) {
-            labels.add(numbered("H", heads));
+            labels.add(numbered(keyValue && cfg.groupedQuery() ? "KV" : "H", heads));
         }
         String title = "Patching " + act + (slice == Slice.HEAD ? " (all positions)" : "");
         return new PatchingResult(title, Tensors.ofDoubles(values, shape), axes, labels);

@@ -53,7 +53,8 @@ public final class PathPatching {
      * metric(logits) with each head below the receivers as the sender, reaching only the receivers' {@code input}
      * ("q", "k" or "v"): the receivers' inputs are taken from the frozen run with the sender patched, then put
      * into an otherwise unchanged run on {@code tokens}. [layer, head]; entries at or above the first receiver's
-     * layer are NaN.
+     * layer are NaN. With grouped-query attention a receiver's keys and values are its group's (one key/value head
+     * serves several query heads), so the path reaches every head of the group; queries stay per head.
      */
     public static PatchingResult toReceivers(HookedTransformer model, NDArray tokens, ActivationCache target, ActivationCache source,
                                              List<Head> receivers, String input, Function<NDArray, NDArray> metric) {
@@ -126,8 +127,9 @@ public final class PathPatching {
             for (int i = 0; i < receivers.size(); i++) {
                 Head r = receivers.get(i);
                 int slot = i;
+                int head = inputHead(model, r, input);
                 hooks.add(Hook.of(ActNames.actName(input, r.layer()), (act, h) -> {
-                    captured[slot] = act.get(":, :, " + r.head() + ", :");
+                    captured[slot] = act.get(":, :, " + head + ", :");
                     return null;
                 }));
             }
@@ -140,9 +142,10 @@ public final class PathPatching {
             for (int i = 0; i < receivers.size(); i++) {
                 Head r = receivers.get(i);
                 NDArray value = captured[i];
+                int head = inputHead(model, r, input);
                 receiverHooks.add(Hook.of(ActNames.actName(input, r.layer()), (act, h) -> {
                     NDArray copy = act.duplicate();
-                    copy.set(new ai.djl.ndarray.index.NDIndex(":, :, " + r.head() + ", :"), value);
+                    copy.set(new ai.djl.ndarray.index.NDIndex(":, :, " + head + ", :"), value);
                     return copy;
                 }));
             }
@@ -151,6 +154,12 @@ public final class PathPatching {
                 return Patching.scores(logits, copies, senders.batch(), metric);
             }
         }
+    }
+
+    /** The head axis index of a receiver's input: its own for queries, its group's key/value head for keys and values. */
+    private static int inputHead(HookedTransformer model, Head receiver, String input) {
+        ModelConfig cfg = model.config();
+        return input.equals("q") ? receiver.head() : receiver.head() / (cfg.nHeads() / cfg.nKeyValueHeads());
     }
 
     /** Frozen z [copies · batch, pos, head, d_head] with head first + i of copy i taken from the source run. */

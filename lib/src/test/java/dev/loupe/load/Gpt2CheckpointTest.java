@@ -178,11 +178,13 @@ class Gpt2CheckpointTest {
         Map<String, NDArray> hf = hfWeights(tl, ref.config(), "", true);
         hf.put("h.0.attn.c_extra.weight", tl.get("ln_final.w"));
         Path dir = snapshot("test/extra", hf, hfConfig(ref.config(), false));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        ModelFileException e = assertThrows(ModelFileException.class,
                 () -> Pretrained.loadFolder("extra", dir, LoadOptions.defaults()));
-        assertTrue(e.getMessage().contains("h.0.attn.c_extra.weight"), e.getMessage());
-        Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"llama\"}");
+        assertTrue(e.getMessage().contains("h.0.attn.c_extra.weight") && e.getMessage().contains("model.safetensors")
+                && e.getMessage().contains("GPT-2"), e.getMessage());
+        Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"mamba\"}");
         IOException unknown = assertThrows(IOException.class, () -> Pretrained.loadFolder("extra", dir, LoadOptions.defaults()));
-        assertTrue(unknown.getMessage().contains("'llama'"), unknown.getMessage());
+        assertTrue(unknown.getMessage().contains("'mamba'") && unknown.getMessage().contains("gpt_neox (GPT-NeoX)")
+                && unknown.getMessage().contains("gemma3_text (Gemma 3)"), unknown.getMessage());
     }
 }
