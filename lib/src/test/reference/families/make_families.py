@@ -31,6 +31,8 @@ OUT_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "resources", "families
 MODULES = [
     "gpt_families",
     "llama",
+    "mistral_qwen",
+    "gemma",
 ]
 
 MAX_CASE_BYTES = 400 * 1024  # the spec asks for about 300 KB; this is the hard stop
