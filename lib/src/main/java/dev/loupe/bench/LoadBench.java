@@ -9,6 +9,7 @@ import dev.loupe.load.LoadOptions;
 import dev.loupe.load.Pretrained;
 import dev.loupe.load.Safetensors;
 import dev.loupe.model.HookedTransformer;
+import dev.loupe.model.ModelConfig;
 import dev.loupe.tensor.Tensors;
 
 import java.io.IOException;
@@ -20,8 +21,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Load time and peak memory of a GPT-2-small-shaped checkpoint (random weights in Hugging Face's layout),
- * each load in a fresh JVM. Run: {@code ./loupe bench load}.
+ * Load time and peak memory of a checkpoint with random weights in Hugging Face's layout, each load in a fresh
+ * JVM: GPT-2 small's shape in float32, or Llama 3.2 1B's in BF16 as the hub serves it (loaded as float32, so the
+ * peak is compared with the float32 weights). Run: {@code ./loupe bench load} or {@code ./loupe bench load llama-3.2-1b}.
  */
 public final class LoadBench {
 
@@ -30,11 +32,18 @@ public final class LoadBench {
             loadOnce(Path.of(args[1]));
             return;
         }
+        boolean llama = args.length > 0 && args[0].equals("llama-3.2-1b");
         Path dir = Files.createTempDirectory("loupe-load-bench");
         try {
-            writeCheckpoint(dir);
-            long bytes = Files.size(dir.resolve("model.safetensors"));
-            System.out.printf("GPT-2-small-shaped checkpoint, %.0f MB of float32 weights; each load in a fresh JVM%n", bytes / 1e6);
+            if (llama) {
+                writeLlamaCheckpoint(dir);
+            } else {
+                writeCheckpoint(dir);
+            }
+            long fileBytes = Files.size(dir.resolve("model.safetensors"));
+            long bytes = llama ? 2 * fileBytes : fileBytes; // BF16 loads as float32
+            System.out.printf("%s checkpoint, %.0f MB on disk, %.0f MB of float32 weights; each load in a fresh JVM%n",
+                    llama ? "Llama-3.2-1B-shaped BF16" : "GPT-2-small-shaped", fileBytes / 1e6, bytes / 1e6);
             for (String processing : new String[] {"processed", "unprocessed"}) {
                 for (int run = 0; run < 3; run++) {
                     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -43,7 +52,7 @@ public final class LoadBench {
                     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
                     for (String line : new String(p.getInputStream().readAllBytes()).split("\n")) {
                         if (line.startsWith("load")) {
-                            System.out.printf("%s, peak above start %.2f× the weights%n", line,
+                            System.out.printf("%s, peak above start %.2f× the float32 weights%n", line,
                                     Double.parseDouble(line.replaceAll(".*peak-above-start-bytes=", "")) / bytes);
                         }
                     }
@@ -65,7 +74,7 @@ public final class LoadBench {
         long start = MemorySoak.rssBytes();
         boolean processed = System.getProperty("loupe.bench.processing").equals("processed");
         long t0 = System.nanoTime();
-        HookedTransformer model = Pretrained.loadFolder("gpt2-shaped", dir, processed ? LoadOptions.defaults() : LoadOptions.noProcessing());
+        HookedTransformer model = Pretrained.loadFolder(dir.getFileName().toString(), dir, processed ? LoadOptions.defaults() : LoadOptions.noProcessing());
         double seconds = (System.nanoTime() - t0) / 1e9;
         long peak = peakRssBytes();
         System.out.printf("load %-11s %.2f s, peak RSS %.0f MB (start %.0f MB), %,d parameters, peak-above-start-bytes=%d%n",
@@ -80,6 +89,48 @@ public final class LoadBench {
             }
         }
         return -1;
+    }
+
+    /** Random BF16 weights with Llama 3.2 1B's names and shapes (tied embeddings: no lm_head) and its config.json. */
+    private static void writeLlamaCheckpoint(Path dir) throws IOException {
+        ModelConfig c = ForwardBench.LLAMA_3_2_1B;
+        long d = c.dModel();
+        long kv = (long) c.nKeyValueHeads() * c.dHead();
+        long q = (long) c.nHeads() * c.dHead();
+        NDManager m = Tensors.manager();
+        Map<String, NDArray> w = new LinkedHashMap<>();
+        w.put("model.embed_tokens.weight", bf16(m, c.dVocab(), d));
+        for (int l = 0; l < c.nLayers(); l++) {
+            String p = "model.layers." + l + ".";
+            w.put(p + "input_layernorm.weight", m.ones(new Shape(d), DataType.BFLOAT16));
+            w.put(p + "self_attn.q_proj.weight", bf16(m, q, d));
+            w.put(p + "self_attn.k_proj.weight", bf16(m, kv, d));
+            w.put(p + "self_attn.v_proj.weight", bf16(m, kv, d));
+            w.put(p + "self_attn.o_proj.weight", bf16(m, d, q));
+            w.put(p + "post_attention_layernorm.weight", m.ones(new Shape(d), DataType.BFLOAT16));
+            w.put(p + "mlp.gate_proj.weight", bf16(m, c.dMlp(), d));
+            w.put(p + "mlp.up_proj.weight", bf16(m, c.dMlp(), d));
+            w.put(p + "mlp.down_proj.weight", bf16(m, d, c.dMlp()));
+        }
+        w.put("model.norm.weight", m.ones(new Shape(d), DataType.BFLOAT16));
+        Safetensors.write(dir.resolve("model.safetensors"), w);
+        w.values().forEach(NDArray::close);
+        Files.writeString(dir.resolve("config.json"), """
+                {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 2048, "intermediate_size": 8192,
+                 "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 64,
+                 "hidden_act": "silu", "max_position_embeddings": 131072, "rms_norm_eps": 1e-05, "rope_theta": 500000.0,
+                 "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                                  "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+                 "tie_word_embeddings": true, "torch_dtype": "bfloat16", "vocab_size": 128256,
+                 "bos_token_id": 128000, "eos_token_id": 128001}
+                """);
+    }
+
+    private static NDArray bf16(NDManager m, long rows, long cols) {
+        NDArray f = m.randomNormal(0, 0.02f, new Shape(rows, cols), DataType.FLOAT32);
+        NDArray b = f.toType(DataType.BFLOAT16, false);
+        f.close();
+        return b;
     }
 
     /** Random weights with GPT-2 small's names and shapes (Conv1D layout, fused c_attn, tied embeddings). */

@@ -140,6 +140,8 @@ public final class Pretrained {
                 tensors.putAll(read);
             }
             Path where = weightFiles.size() == 1 ? weightFiles.get(0) : dir.resolve("model.safetensors.index.json");
+            // Converters compute too (Gemma's (1 + w), its embedding scale): in the model's precision, not the file's.
+            tensors = inType(tensors, options.dtype());
             tl = converter.convert(cfg, hf, new HfWeights(tensors, fileOf, where, converter.family().name(),
                     converter.family().buffers()));
         }
@@ -149,11 +151,11 @@ public final class Pretrained {
         return HookedTransformer.fromStateDict(processed, WeightProcessing.process(cfg, tl, options));
     }
 
-    /** The weights in this type, each original freed as soon as it is converted. */
+    /** Floating-point weights in this type, each original freed as soon as it is converted; other tensors as they are. */
     private static Map<String, NDArray> inType(Map<String, NDArray> weights, DataType type) {
         Map<String, NDArray> out = new LinkedHashMap<>();
         weights.forEach((name, a) -> {
-            if (a.getDataType() == type) {
+            if (a.getDataType() == type || !a.getDataType().isFloating()) {
                 out.put(name, a);
             } else {
                 out.put(name, a.toType(type, false));

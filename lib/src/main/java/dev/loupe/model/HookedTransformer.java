@@ -691,8 +691,14 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     }
 
     /** The text's tokens [1, pos], with BOS first (TransformerLens's default, prepend_bos=True). */
+    /** The text's tokens [1, pos], BOS first where the model's tokenizer has one (Qwen's has none). */
     public NDArray toTokens(String text) {
-        return toTokens(text, true);
+        return toTokens(text, prependsBos());
+    }
+
+    /** TransformerLens's default_prepend_bos: true unless the tokenizer says the family has no BOS. */
+    private boolean prependsBos() {
+        return requireTokenizer().bosTokenId().isPresent();
     }
 
     public NDArray toTokens(String text, boolean prependBos) {
@@ -701,7 +707,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
 
     /** Several texts padded into one batch, BOS first, padding on the right. */
     public TokenBatch toTokens(List<String> texts) {
-        return toTokens(texts, true, TokenBatch.PaddingSide.RIGHT);
+        return toTokens(texts, prependsBos(), TokenBatch.PaddingSide.RIGHT);
     }
 
     public TokenBatch toTokens(List<String> texts, boolean prependBos, TokenBatch.PaddingSide side) {
@@ -745,7 +751,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
 
     /** The text's tokens as strings, BOS first: {@code ["<|endoftext|>", "When", " John", ...]}. */
     public List<String> toStrTokens(String text) {
-        return toStrTokens(text, true);
+        return toStrTokens(text, prependsBos());
     }
 
     public List<String> toStrTokens(String text, boolean prependBos) {

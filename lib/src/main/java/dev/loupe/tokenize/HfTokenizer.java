@@ -29,11 +29,14 @@ import java.util.OptionalInt;
  *
  * <p>BOS, EOS and PAD come from {@code tokenizer_config.json} and then {@code special_tokens_map.json} beside
  * the file, where present. Where they name none, TransformerLens's defaults apply: EOS is
- * {@code <|endoftext|>} if the vocabulary has it, and PAD and BOS fall back to EOS.
+ * {@code <|endoftext|>} if the vocabulary has it, and PAD and BOS fall back to EOS. A config that sets
+ * {@code "bos_token": null} says the family has no BOS (Qwen): then there is none, and models do not prepend one.
  */
 public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
     private static final List<String> SPECIAL_KEYS = List.of("bos_token", "eos_token", "pad_token");
+    /** Marks a config whose bos_token is explicitly null. */
+    private static final String NO_BOS = "no bos_token";
 
     private final HuggingFaceTokenizer hf;
     private final Path file;
@@ -77,7 +80,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             }
         }
         Integer eos = ids[1] != null ? ids[1] : wanted.get(Gpt2Tokenizer.END_OF_TEXT);
-        Integer bos = ids[0] != null ? ids[0] : eos;
+        Integer bos = ids[0] != null ? ids[0] : named.containsKey(NO_BOS) ? null : eos;
         Integer pad = ids[2] != null ? ids[2] : eos;
 
         HuggingFaceTokenizer hf;
@@ -109,6 +112,9 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             }
             for (String key : SPECIAL_KEYS) {
                 JsonElement value = config.get(key);
+                if (value != null && value.isJsonNull() && key.equals("bos_token")) {
+                    named.put(NO_BOS, new Named("", file));
+                }
                 if (value == null || value.isJsonNull()) {
                     continue;
                 }

@@ -122,6 +122,16 @@ class HfTokenizerTest {
     }
 
     @Test
+    void aConfigWhoseBosTokenIsNullHasNoBos(@TempDir Path model) throws IOException {
+        Path file = Gpt2TestFiles.writeTokenizerJson(model);
+        Files.writeString(model.resolve("tokenizer_config.json"), "{\"bos_token\": null, \"eos_token\": \"<|endoftext|>\"}");
+        try (HfTokenizer t = HfTokenizer.fromFile(file)) {
+            assertTrue(t.bosTokenId().isEmpty(), "Qwen's convention: no BOS, not EOS in its place");
+            assertEquals(50256, t.eosTokenId().getAsInt());
+        }
+    }
+
+    @Test
     void specialTokensComeFromTheConfigFiles(@TempDir Path model) throws IOException {
         Path file = Gpt2TestFiles.writeTokenizerJson(model);
         Files.writeString(model.resolve("tokenizer_config.json"), """
