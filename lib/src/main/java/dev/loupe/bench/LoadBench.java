@@ -13,6 +13,8 @@ import dev.loupe.model.ModelConfig;
 import dev.loupe.tensor.Tensors;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -91,30 +93,31 @@ public final class LoadBench {
         return -1;
     }
 
-    /** Random BF16 weights with Llama 3.2 1B's names and shapes (tied embeddings: no lm_head) and its config.json. */
+    /**
+     * Random BF16 weights with Llama 3.2 1B's names and shapes (tied embeddings: no lm_head) and its config.json,
+     * streamed to the file: there are no BF16 arrays here to write from.
+     */
     private static void writeLlamaCheckpoint(Path dir) throws IOException {
         ModelConfig c = ForwardBench.LLAMA_3_2_1B;
         long d = c.dModel();
         long kv = (long) c.nKeyValueHeads() * c.dHead();
         long q = (long) c.nHeads() * c.dHead();
-        NDManager m = Tensors.manager();
-        Map<String, NDArray> w = new LinkedHashMap<>();
-        w.put("model.embed_tokens.weight", bf16(m, c.dVocab(), d));
+        List<Safetensors.Source> w = new ArrayList<>();
+        w.add(bf16("model.embed_tokens.weight", false, c.dVocab(), d));
         for (int l = 0; l < c.nLayers(); l++) {
             String p = "model.layers." + l + ".";
-            w.put(p + "input_layernorm.weight", m.ones(new Shape(d), DataType.BFLOAT16));
-            w.put(p + "self_attn.q_proj.weight", bf16(m, q, d));
-            w.put(p + "self_attn.k_proj.weight", bf16(m, kv, d));
-            w.put(p + "self_attn.v_proj.weight", bf16(m, kv, d));
-            w.put(p + "self_attn.o_proj.weight", bf16(m, d, q));
-            w.put(p + "post_attention_layernorm.weight", m.ones(new Shape(d), DataType.BFLOAT16));
-            w.put(p + "mlp.gate_proj.weight", bf16(m, c.dMlp(), d));
-            w.put(p + "mlp.up_proj.weight", bf16(m, c.dMlp(), d));
-            w.put(p + "mlp.down_proj.weight", bf16(m, d, c.dMlp()));
+            w.add(bf16(p + "input_layernorm.weight", true, d));
+            w.add(bf16(p + "self_attn.q_proj.weight", false, q, d));
+            w.add(bf16(p + "self_attn.k_proj.weight", false, kv, d));
+            w.add(bf16(p + "self_attn.v_proj.weight", false, kv, d));
+            w.add(bf16(p + "self_attn.o_proj.weight", false, d, q));
+            w.add(bf16(p + "post_attention_layernorm.weight", true, d));
+            w.add(bf16(p + "mlp.gate_proj.weight", false, c.dMlp(), d));
+            w.add(bf16(p + "mlp.up_proj.weight", false, c.dMlp(), d));
+            w.add(bf16(p + "mlp.down_proj.weight", false, d, c.dMlp()));
         }
-        w.put("model.norm.weight", m.ones(new Shape(d), DataType.BFLOAT16));
+        w.add(bf16("model.norm.weight", true, d));
         Safetensors.write(dir.resolve("model.safetensors"), w);
-        w.values().forEach(NDArray::close);
         Files.writeString(dir.resolve("config.json"), """
                 {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 2048, "intermediate_size": 8192,
                  "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 64,
@@ -126,11 +129,21 @@ public final class LoadBench {
                 """);
     }
 
-    private static NDArray bf16(NDManager m, long rows, long cols) {
-        NDArray f = m.randomNormal(0, 0.02f, new Shape(rows, cols), DataType.FLOAT32);
-        NDArray b = f.toType(DataType.BFLOAT16, false);
-        f.close();
-        return b;
+    /** A BF16 tensor of ones (norm weights) or uniform noise in ±0.03 (the top half of a float32's bits). */
+    private static Safetensors.Source bf16(String name, boolean ones, long... shape) {
+        long n = java.util.Arrays.stream(shape).reduce(1, (x, y) -> x * y);
+        return new Safetensors.Source(name, "BF16", shape, 2 * n, out -> {
+            java.util.SplittableRandom random = new java.util.SplittableRandom(name.hashCode());
+            ByteBuffer chunk = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+            for (long i = 0; i < n; i++) {
+                float v = ones ? 1f : (float) (random.nextDouble() * 0.06 - 0.03);
+                chunk.putShort((short) (Float.floatToRawIntBits(v) >>> 16));
+                if (!chunk.hasRemaining() || i == n - 1) {
+                    out.write(chunk.array(), 0, chunk.position());
+                    chunk.clear();
+                }
+            }
+        });
     }
 
     /** Random weights with GPT-2 small's names and shapes (Conv1D layout, fused c_attn, tied embeddings). */

@@ -131,11 +131,22 @@ public final class Pretrained {
         } else {
             ArchitectureConverter converter = converterFor(name, json);
             HfConfig hf = new HfConfig(json, configFile, converter.family().name());
-            cfg = converter.config(name, hf);
+            String family = converter.family().name();
+            try {
+                cfg = converter.config(name, hf);
+            } catch (IllegalArgumentException invalid) { // sizes that cannot make a model: say which file holds them
+                throw new ModelFileException(family + " checkpoint: " + configFile + " does not describe a model Loupe can"
+                        + " build: " + invalid.getMessage());
+            }
             Map<String, Path> fileOf = new LinkedHashMap<>();
             Map<String, NDArray> tensors = new LinkedHashMap<>();
             for (Path file : weightFiles) {
-                Map<String, NDArray> read = Safetensors.read(file);
+                Map<String, NDArray> read;
+                try {
+                    read = Safetensors.read(file);
+                } catch (ModelFileException damaged) {
+                    throw new ModelFileException(family + " checkpoint " + name + ": " + damaged.getMessage());
+                }
                 read.keySet().forEach(t -> fileOf.put(t, file));
                 tensors.putAll(read);
             }

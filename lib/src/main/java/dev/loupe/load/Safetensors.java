@@ -149,17 +149,42 @@ public final class Safetensors {
 
     /** Writes the tensors to {@code file} atomically: a temporary file beside it, then a rename. */
     public static void write(Path file, Map<String, NDArray> tensors) throws IOException {
-        Map<String, Object> header = new LinkedHashMap<>();
-        long offset = 0;
+        List<Source> sources = new ArrayList<>();
         for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
             NDArray a = e.getValue();
-            long bytes = a.getShape().size() * a.getDataType().getNumOfBytes();
+            sources.add(new Source(e.getKey(), code(e.getKey(), a.getDataType()), a.getShape().getShape(),
+                    a.getShape().size() * a.getDataType().getNumOfBytes(), out -> {
+                        ByteBuffer buf = a.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                        byte[] chunk = new byte[buf.remaining()];
+                        buf.get(chunk);
+                        out.write(chunk);
+                    }));
+        }
+        write(file, sources);
+    }
+
+    /** One tensor to write: name, safetensors dtype code (F32, BF16, ...), shape, size, and its little-endian bytes. */
+    public record Source(String name, String dtype, long[] shape, long bytes, Bytes data) {}
+
+    /** Writes a tensor's bytes, in order. */
+    public interface Bytes {
+        void writeTo(java.io.OutputStream out) throws IOException;
+    }
+
+    /**
+     * Writes tensors whose bytes come from elsewhere (a stream, another format), atomically: for files larger than
+     * memory, or types that have no array here (BF16).
+     */
+    public static void write(Path file, List<Source> sources) throws IOException {
+        Map<String, Object> header = new LinkedHashMap<>();
+        long offset = 0;
+        for (Source src : sources) {
             Map<String, Object> entry = new LinkedHashMap<>(); // in a fixed order (Map.of's changes by run): same bytes
-            entry.put("dtype", code(e.getKey(), a.getDataType()));
-            entry.put("shape", a.getShape().getShape());
-            entry.put("data_offsets", new long[] {offset, offset + bytes});
-            header.put(e.getKey(), entry);
-            offset += bytes;
+            entry.put("dtype", src.dtype());
+            entry.put("shape", src.shape());
+            entry.put("data_offsets", new long[] {offset, offset + src.bytes()});
+            header.put(src.name(), entry);
+            offset += src.bytes();
         }
         header.put("__metadata__", Map.of("format", "pt"));
         byte[] json = new com.google.gson.Gson().toJson(header).getBytes(StandardCharsets.UTF_8);
@@ -171,11 +196,8 @@ public final class Safetensors {
         AtomicFiles.write(file, out -> {
             out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());
             out.write(headerBytes);
-            for (NDArray a : tensors.values()) {
-                ByteBuffer buf = a.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-                byte[] chunk = new byte[buf.remaining()];
-                buf.get(chunk);
-                out.write(chunk);
+            for (Source src : sources) {
+                src.data().writeTo(out);
             }
         });
     }
@@ -185,13 +207,14 @@ public final class Safetensors {
             case FLOAT32 -> "F32";
             case FLOAT64 -> "F64";
             case FLOAT16 -> "F16";
-            case BFLOAT16 -> "BF16";
             case INT64 -> "I64";
             case INT32 -> "I32";
             case INT8 -> "I8";
             case UINT8 -> "U8";
             case BOOLEAN -> "BOOL";
-            default -> throw new IllegalArgumentException("Cannot write tensor '" + name + "' of type " + type + " to safetensors");
+            // libtorch here aborts the process on BF16 arrays, so none is ever made: BF16 is read by widening to F32.
+            default -> throw new IllegalArgumentException("Cannot write tensor '" + name + "' of type " + type
+                    + " to safetensors; store as F32 or F16");
         };
     }
 
