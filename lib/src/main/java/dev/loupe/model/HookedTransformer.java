@@ -5,10 +5,8 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.display.Displayable;
 import dev.loupe.display.MimeBundle;
-import dev.loupe.display.ModelView;
 import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookPoint;
 import dev.loupe.load.Checkpoint;

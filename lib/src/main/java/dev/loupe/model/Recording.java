@@ -4,7 +4,6 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.training.GradientCollector;
 
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.hook.HookPoint;
 
 import java.util.LinkedHashMap;

@@ -3,9 +3,9 @@ package dev.loupe.plot;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.circuits.CompositionScores;
 import dev.loupe.circuits.HeadScores;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.patching.PatchingResult;
 
 import java.util.ArrayList;
