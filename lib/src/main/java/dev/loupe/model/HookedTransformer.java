@@ -11,8 +11,6 @@ import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookPoint;
 import dev.loupe.load.Checkpoint;
 import dev.loupe.load.LoadOptions;
-import dev.loupe.load.ModelLoadException;
-import dev.loupe.load.Pretrained;
 import dev.loupe.tokenize.Tokenizer;
 
 import java.io.IOException;
@@ -79,13 +77,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      */
     public static HookedTransformer fromPretrained(String name) { return fromPretrained(name, LoadOptions.defaults()); }
 
-    public static HookedTransformer fromPretrained(String name, LoadOptions options) {
-        try {
-            return Pretrained.fromPretrained(name, options);
-        } catch (IOException e) {
-            throw new ModelLoadException(e.getMessage(), e);
-        }
-    }
+    public static HookedTransformer fromPretrained(String name, LoadOptions options) { return Pretrained.orFail(name, options); }
 
     /** The weights exactly as published: full layer norms, nothing folded or centred. */
     public static HookedTransformer fromPretrainedNoProcessing(String name) {
@@ -96,7 +88,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * Loads a model saved by {@link #save}: config.json and model.safetensors in {@code dir}. A file that is malformed
      * or does not fit the other fails with a {@link dev.loupe.load.ModelFileException} naming it and what is wrong.
      */
-    public static HookedTransformer load(Path dir) throws IOException { return Persistence.load(dir); }
+    public static HookedTransformer load(Path dir) throws IOException { return SavedModel.load(dir); }
 
     /** Writes config.json and model.safetensors into {@code dir}; each file appears whole or not at all. */
     public void save(Path dir) throws IOException { save(dir, cfg.dtype()); }
@@ -106,7 +98,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * loading widens the weights back to the config's type. The model itself is unchanged.
      */
     public void save(Path dir, DataType storage) throws IOException {
-        Persistence.save(cfg, weights.values(), dir, storage);
+        SavedModel.save(cfg, weights.values(), dir, storage);
     }
 
     /** Every parameter's name and shape for this config, in state-dict order, as its components declare them. */
