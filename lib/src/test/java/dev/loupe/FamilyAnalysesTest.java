@@ -5,16 +5,16 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.cache.LabelledStack;
 import dev.loupe.circuits.HeadDetector;
 import dev.loupe.circuits.HeadScores;
 import dev.loupe.hook.Hook;
 import dev.loupe.load.LoadOptions;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
-import dev.loupe.patching.PatchingResult;
 import dev.loupe.patching.Patching;
+import dev.loupe.patching.PatchingResult;
 import dev.loupe.patching.PathPatching;
 
 import org.junit.jupiter.params.ParameterizedTest;

@@ -3,9 +3,9 @@ package dev.loupe.bench;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.display.Display;
 import dev.loupe.display.MimeBundle;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
 import dev.loupe.tensor.Tensors;

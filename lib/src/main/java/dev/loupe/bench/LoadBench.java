@@ -6,7 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.load.LoadOptions;
-import dev.loupe.load.Pretrained;
+import dev.loupe.model.Pretrained;
 import dev.loupe.load.Safetensors;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;

@@ -5,6 +5,9 @@ import ai.djl.ndarray.types.DataType;
 
 import dev.loupe.display.Displayable;
 import dev.loupe.display.MimeBundle;
+import dev.loupe.plot.AsHeatmap;
+import dev.loupe.plot.Heatmap;
+import dev.loupe.plot.Plot;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -19,7 +22,7 @@ import tech.tablesaw.api.Table;
  * earlier head (l1, h1) feeding the later head (l2, h2); zero where l2 ≤ l1. See
  * {@link Circuits#allCompositionScores}.
  */
-public record CompositionScores(Circuits.Mode mode, NDArray scores) implements Displayable {
+public record CompositionScores(Circuits.Mode mode, NDArray scores) implements Displayable, AsHeatmap {
 
     /** One pair of heads and its score. */
     public record Pair(int layer1, int head1, int layer2, int head2, double score) {
@@ -76,9 +79,28 @@ public record CompositionScores(Circuits.Mode mode, NDArray scores) implements D
         return out.toString();
     }
 
+    /** The scores [layer1, head1, layer2, head2] as a heatmap with rows L1H1 and columns L2H2. */
+    @Override
+    public Heatmap heatmap() {
+        long[] s = scores.getShape().getShape();
+        return Plot.heatmap(scores.reshape(s[0] * s[1], s[2] * s[3]), heads(s[0], s[1]), heads(s[2], s[3]))
+                .title(mode + " composition").axes("earlier head", "later head");
+    }
+
+    /** "L0H0", "L0H1", ...: each head of {@code layers} layers of {@code heads} heads. */
+    private static List<String> heads(long layers, long heads) {
+        List<String> out = new ArrayList<>();
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < heads; h++) {
+                out.add("L" + l + "H" + h);
+            }
+        }
+        return out;
+    }
+
     @Override
     public MimeBundle mimeBundle() {
         // The heatmap in notebooks; the table as plain text.
-        return dev.loupe.plot.Plot.heatmap(this).mimeBundle().with(MimeBundle.TEXT, toString());
+        return heatmap().mimeBundle().with(MimeBundle.TEXT, toString());
     }
 }

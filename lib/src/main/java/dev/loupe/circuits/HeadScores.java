@@ -5,6 +5,9 @@ import ai.djl.ndarray.types.DataType;
 
 import dev.loupe.display.Displayable;
 import dev.loupe.display.MimeBundle;
+import dev.loupe.plot.AsHeatmap;
+import dev.loupe.plot.Heatmap;
+import dev.loupe.plot.Plot;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -18,7 +21,7 @@ import tech.tablesaw.api.Table;
  * One score per attention head: {@code scores} is [layer, head]. What the score means is in {@code name}
  * (e.g. "induction_head"); see {@link HeadDetector}.
  */
-public record HeadScores(String name, NDArray scores) implements Displayable {
+public record HeadScores(String name, NDArray scores) implements Displayable, AsHeatmap {
 
     /** A head and its score. */
     public record Head(int layer, int head, double score) {
@@ -80,9 +83,15 @@ public record HeadScores(String name, NDArray scores) implements Displayable {
         return out.toString();
     }
 
+    /** The scores [layer, head] as a heatmap. */
+    @Override
+    public Heatmap heatmap() {
+        return Plot.heatmap(scores, Plot.numbers("", nLayers()), Plot.numbers("H", nHeads())).title(name).axes("layer", "head");
+    }
+
     @Override
     public MimeBundle mimeBundle() {
         // The heatmap in notebooks; the table as plain text.
-        return dev.loupe.plot.Plot.heatmap(this).mimeBundle().with(MimeBundle.TEXT, toString());
+        return heatmap().mimeBundle().with(MimeBundle.TEXT, toString());
     }
 }

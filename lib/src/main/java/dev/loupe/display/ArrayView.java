@@ -147,7 +147,7 @@ public final class ArrayView {
     }
 
     /** Shapes as TransformerLens's docs write them: {@code [batch, pos, d_model]} → {@code [1, 10, 768]}. */
-    static String shape(Shape s) {
+    public static String shape(Shape s) {
         StringBuilder b = new StringBuilder("[");
         for (int i = 0; i < s.dimension(); i++) {
             b.append(i > 0 ? ", " : "").append(s.get(i));

@@ -11,15 +11,15 @@ import java.util.Locale;
 public final class Html {
 
     /** The font and size of every Loupe view. */
-    static final String FONT = "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Helvetica,Arial,sans-serif;"
+    public static final String FONT = "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Helvetica,Arial,sans-serif;"
             + "font-size:13px;line-height:1.4;";
-    static final String MONO = "font-family:SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',monospace;";
-    static final String TABLE = "border-collapse:collapse;margin:4px 0;" + FONT;
-    static final String TH = "text-align:left;padding:2px 10px 2px 0;border-bottom:1px solid rgba(128,128,128,.5);"
+    public static final String MONO = "font-family:SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',monospace;";
+    public static final String TABLE = "border-collapse:collapse;margin:4px 0;" + FONT;
+    public static final String TH = "text-align:left;padding:2px 10px 2px 0;border-bottom:1px solid rgba(128,128,128,.5);"
             + "font-weight:600;";
-    static final String TD = "padding:2px 10px 2px 0;border-bottom:1px solid rgba(128,128,128,.18);vertical-align:top;";
-    static final String TD_NUM = TD + "text-align:right;font-variant-numeric:tabular-nums;";
-    static final String MUTED = "opacity:.7;";
+    public static final String TD = "padding:2px 10px 2px 0;border-bottom:1px solid rgba(128,128,128,.18);vertical-align:top;";
+    public static final String TD_NUM = TD + "text-align:right;font-variant-numeric:tabular-nums;";
+    public static final String MUTED = "opacity:.7;";
 
     private Html() {}
 
@@ -57,7 +57,7 @@ public final class Html {
     }
 
     /** A two-column table of names and values; values are escaped. */
-    static String keyValueTable(List<String[]> rows) {
+    public static String keyValueTable(List<String[]> rows) {
         StringBuilder h = new StringBuilder("<table style=\"").append(TABLE).append("\"><tbody>");
         for (String[] row : rows) {
             h.append("<tr><th style=\"").append(TH).append("border-bottom-color:rgba(128,128,128,.18);font-weight:500;")
@@ -90,7 +90,7 @@ public final class Html {
     }
 
     /** A count with thousands separators and, from a million up, a short form: {@code 124,439,808 (124.4M)}. */
-    static String count(long n) {
+    public static String count(long n) {
         String full = String.format(Locale.ROOT, "%,d", n);
         if (Math.abs(n) < 1_000_000) {
             return full;

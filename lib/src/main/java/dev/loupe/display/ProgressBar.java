@@ -1,7 +1,5 @@
 package dev.loupe.display;
 
-import dev.loupe.load.Progress;
-
 import java.util.Locale;
 import java.util.function.LongFunction;
 import java.util.function.LongSupplier;
@@ -211,50 +209,5 @@ public final class ProgressBar implements Displayable, AutoCloseable {
             return String.format(Locale.ROOT, "%d min %02d s", s / 60, s % 60);
         }
         return String.format(Locale.ROOT, "%d h %02d min", s / 3600, (s % 3600) / 60);
-    }
-
-    /**
-     * Download progress for the hub: in a notebook a bar per file, updated in place; elsewhere exactly the
-     * console lines of {@link Progress#console()}. The choice is made for each file, when it starts.
-     */
-    public static Progress forDownloads() {
-        return new DownloadProgress();
-    }
-
-    private static final class DownloadProgress implements Progress {
-        private ProgressBar bar;
-        private Progress console;
-
-        @Override
-        public void start(String file, long totalBytes) {
-            if (Display.sink().supportsUpdates()) {
-                console = null;
-                bar = startBytes("Downloading " + file, totalBytes);
-            } else {
-                bar = null;
-                console = Progress.console();
-                console.start(file, totalBytes);
-            }
-        }
-
-        @Override
-        public void advance(long bytesSoFar) {
-            if (bar != null) {
-                bar.update(bytesSoFar);
-            } else if (console != null) {
-                console.advance(bytesSoFar);
-            }
-        }
-
-        @Override
-        public void done() {
-            if (bar != null) {
-                bar.done();
-                bar = null;
-            } else if (console != null) {
-                console.done();
-                console = null;
-            }
-        }
     }
 }

@@ -33,7 +33,7 @@ public record Checkpoint(String repository, String commit, Map<String, String> s
      * The checkpoint of a folder and its weights files. A file that links into a hub cache's blobs under a sha256 is
      * known by that name (the hub's checksum, which downloads are checked against); any other is hashed.
      */
-    static Checkpoint of(Path folder, List<Path> weights) throws IOException {
+    public static Checkpoint of(Path folder, List<Path> weights) throws IOException {
         Path parent = folder.toAbsolutePath().normalize().getParent();
         Path repoDir = parent == null ? null : parent.getParent();
         boolean snapshot = repoDir != null && parent.getFileName().toString().equals("snapshots")

@@ -3,6 +3,8 @@ package dev.loupe.load;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -21,6 +23,35 @@ public final class HfWeights {
     private final Map<String, Path> files;
     private final Path where;
     private final String family;
+
+    /**
+     * The folder's weight files: model.safetensors, or the shards model.safetensors.index.json names, which must lie in
+     * the folder (as the hub's downloads must); pickle checkpoints are refused.
+     */
+    public static List<Path> files(Path dir) throws IOException {
+        Path single = dir.resolve("model.safetensors");
+        Path index = dir.resolve("model.safetensors.index.json");
+        if (Files.isRegularFile(single)) {
+            return List.of(single);
+        }
+        if (Files.isRegularFile(index)) {
+            List<Path> shards = new ArrayList<>();
+            for (String shard : Hub.shardFiles(index)) {
+                if (!HubCache.isSafeRelativePath(shard)) {
+                    throw new ModelFileException("Shard index " + index + " names '" + shard + "', which is not a file in "
+                            + dir + "; shards must be plain relative paths inside the model's folder.");
+                }
+                shards.add(dir.resolve(shard));
+            }
+            return shards;
+        }
+        if (Files.exists(dir.resolve("pytorch_model.bin"))) {
+            throw new IOException(dir + " has only pytorch_model.bin, a pickle file, which can run code when loaded; Loupe"
+                    + " reads safetensors only. Most hub models publish model.safetensors; otherwise convert once with"
+                    + " Python's safetensors package (safetensors.torch.save_file).");
+        }
+        throw new IOException("No weights in " + dir + ": expected model.safetensors or model.safetensors.index.json.");
+    }
 
     /** files: the weight file of each tensor (for messages); where: the file or folder to name otherwise. */
     public HfWeights(Map<String, NDArray> tensors, Map<String, Path> files, Path where, String family, Pattern buffers) {

@@ -5,8 +5,6 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 
-import dev.loupe.display.ProgressBar;
-
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -93,7 +91,7 @@ public final class Hub {
             token = readToken(tokenPath != null ? expand(tokenPath, home) : hfHome.resolve("token"));
         }
         return new Hub(hubCache != null ? expand(hubCache, home) : hfHome.resolve("hub"), first(env, "HF_ENDPOINT"),
-                token, isTrue(first(env, "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")), ProgressBar.forDownloads());
+                token, isTrue(first(env, "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")), Progress.forDownloads());
     }
 
     public Hub withProgress(Progress progress) {

@@ -23,6 +23,14 @@ public interface Progress {
         return new ConsoleProgress(System.err);
     }
 
+    /**
+     * Download progress for the hub: in a notebook a bar per file, updated in place; elsewhere exactly the
+     * console lines of {@link #console()}. The choice is made for each file, when it starts.
+     */
+    static Progress forDownloads() {
+        return new DownloadProgress();
+    }
+
     /** Says nothing. */
     static Progress none() {
         return new Progress() {

@@ -1,6 +1,7 @@
 package dev.loupe.model;
 
 import dev.loupe.hook.ActNames;
+import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookPoint;
 import dev.loupe.hook.UnknownHookException;
 
@@ -9,6 +10,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /** A model's hook points by name, in the order the forward pass reaches them. */
 final class HookRegistry {
@@ -43,5 +45,39 @@ final class HookRegistry {
 
     Iterable<HookPoint> all() {
         return points.values();
+    }
+
+    /** The hook points whose names the filter accepts, in order; none is an error (nothing would be cached or hooked). */
+    List<HookPoint> matching(Predicate<String> filter) {
+        List<HookPoint> found = new ArrayList<>();
+        for (HookPoint p : points.values()) {
+            if (filter.test(p.name())) {
+                found.add(p);
+            }
+        }
+        if (found.isEmpty()) {
+            List<String> names = names();
+            throw new IllegalArgumentException("The names filter matches none of the model's " + names.size()
+                    + " hook points (e.g. " + names.get(0) + ", " + names.get(names.size() - 1)
+                    + "); nothing would be cached or hooked.");
+        }
+        return found;
+    }
+
+    /** A session with each hook attached where its name or filter says; on a bad name, nothing stays attached. */
+    HookSession session(Hook... fwdHooks) {
+        HookSession session = new HookSession();
+        try {
+            for (Hook hook : fwdHooks) {
+                List<HookPoint> found = hook.name() != null ? List.of(get(hook.name())) : matching(hook.filter());
+                for (HookPoint p : found) {
+                    session.attach(p, hook);
+                }
+            }
+        } catch (RuntimeException e) {
+            session.close();
+            throw e;
+        }
+        return session;
     }
 }

@@ -269,8 +269,8 @@ public record ModelConfig(
         return new Builder().modelName(modelName).nLayers(nLayers).dModel(dModel).nHeads(nHeads).dHead(dHead)
                 .dMlp(dMlp).dVocab(dVocab).dVocabOut(dVocabOut).nCtx(nCtx).actFn(actFn)
                 .normalization(normalization).attnOnly(attnOnly).positionalEmbedding(positionalEmbedding)
-                .eps(eps).initRange(initRange).dtype(dtype).seed(seed).nKeyValueHeads(nKeyValueHeads)
-                .rotaryDim(rotaryDim).rotaryAdjacentPairs(rotaryAdjacentPairs).rotaryBase(rotaryBase).ropeScaling(ropeScaling)
+                .eps(eps).initRange(initRange).dtype(dtype).seed(seed).nKeyValueHeads(groupedQuery() ? nKeyValueHeads : null)
+                .rotaryDim(rotaryDim == dHead ? null : rotaryDim).rotaryAdjacentPairs(rotaryAdjacentPairs).rotaryBase(rotaryBase).ropeScaling(ropeScaling)
                 .rotaryBaseLocal(rotaryBaseLocal).windowSize(windowSize)
                 .attnTypes(attnTypes.contains(AttnType.LOCAL) ? attnTypes : null)
                 .attnScale(attnScale == Math.sqrt(dHead) ? null : attnScale)
@@ -334,9 +334,9 @@ public record ModelConfig(
         /** The seed {@code HookedTransformer.create(cfg)} initialises weights from. */
         public Builder seed(long v) { seed = v; return this; }
         /** Key and value heads; fewer than n_heads is grouped-query attention (one for multi-query). Default n_heads. */
-        public Builder nKeyValueHeads(int v) { nKeyValueHeads = v; return this; }
+        public Builder nKeyValueHeads(Integer v) { nKeyValueHeads = v; return this; }
         /** Head dimensions rotated (the first ones); default all of d_head. */
-        public Builder rotaryDim(int v) { rotaryDim = v; return this; }
+        public Builder rotaryDim(Integer v) { rotaryDim = v; return this; }
         /** GPT-J's rotary convention: rotate adjacent pairs (0,1), (2,3)... instead of the two halves. */
         public Builder rotaryAdjacentPairs(boolean v) { rotaryAdjacentPairs = v; return this; }
         public Builder rotaryBase(double v) { rotaryBase = v; return this; }

@@ -3,9 +3,9 @@ package dev.loupe.patching;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.hook.ActNames;
 import dev.loupe.hook.Hook;
+import dev.loupe.model.ActivationCache;
 
 import java.util.function.Function;
 

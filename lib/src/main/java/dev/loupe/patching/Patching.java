@@ -7,9 +7,9 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.hook.ActNames;
 import dev.loupe.hook.Hook;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookSession;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;

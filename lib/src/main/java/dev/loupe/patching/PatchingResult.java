@@ -8,6 +8,7 @@ import dev.loupe.display.Html;
 import dev.loupe.display.MimeBundle;
 import dev.loupe.display.TableView;
 import dev.loupe.display.Tables;
+import dev.loupe.plot.AsHeatmap;
 import dev.loupe.plot.Heatmap;
 import dev.loupe.plot.Plot;
 
@@ -22,7 +23,7 @@ import tech.tablesaw.api.Table;
  * [layer, pos]), and {@code labels.get(i)} names the entries along axis i ("3", "3: John", "H7"). Shows as a
  * heatmap with its table in a notebook; {@link #toTable()} gives one row per cell for sorting and filtering.
  */
-public record PatchingResult(String title, NDArray values, List<String> axes, List<List<String>> labels) implements Displayable {
+public record PatchingResult(String title, NDArray values, List<String> axes, List<List<String>> labels) implements Displayable, AsHeatmap {
 
     /** One row per cell: a column per axis with its label, and {@code value}. */
     public Table toTable() {
@@ -43,6 +44,15 @@ public record PatchingResult(String title, NDArray values, List<String> axes, Li
         return table.addColumns(DoubleColumn.create("value", v));
     }
 
+    /** The sweep over two axes, e.g. [layer, pos], as a labelled heatmap; a result over other axes has none. */
+    @Override
+    public Heatmap heatmap() {
+        if (axes.size() != 2) {
+            throw new IllegalArgumentException("a heatmap shows two axes; this result has " + axes);
+        }
+        return Plot.heatmap(values, labels.get(0), labels.get(1)).title(title).axes(axes.get(0), axes.get(1));
+    }
+
     @Override
     public MimeBundle mimeBundle() {
         MimeBundle bundle = MimeBundle.text(toString());
@@ -50,7 +60,7 @@ public record PatchingResult(String title, NDArray values, List<String> axes, Li
             return bundle.withHtml("<b>" + Html.escape(title) + "</b>" + TableView.bundle(toTable()).data().get(MimeBundle.HTML));
         }
         // The heatmap (labelled axes, diverging scale, hover values) is dev.loupe.plot's; the wide table follows it.
-        Heatmap heatmap = Plot.heatmap(this);
+        Heatmap heatmap = heatmap();
         Table wide = Tables.fromArray(values.toType(DataType.FLOAT64, false), labels.get(0), labels.get(1));
         String html = heatmap.html() + TableView.bundle(wide).data().get(MimeBundle.HTML);
         return bundle.withHtml(html).withPng(heatmap.png());

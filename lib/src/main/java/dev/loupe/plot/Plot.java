@@ -3,10 +3,7 @@ package dev.loupe.plot;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 
-import dev.loupe.cache.ActivationCache;
-import dev.loupe.circuits.CompositionScores;
-import dev.loupe.circuits.HeadScores;
-import dev.loupe.patching.PatchingResult;
+import dev.loupe.model.ActivationCache;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -139,40 +136,9 @@ public final class Plot {
         return new Heatmap(values, rowLabels, colLabels);
     }
 
-    /** A patching sweep over two axes, e.g. [layer, pos]. */
-    public static Heatmap heatmap(PatchingResult result) {
-        if (result.axes().size() != 2) {
-            throw new IllegalArgumentException("a heatmap shows two axes; this result has " + result.axes());
-        }
-        return heatmap(result.values(), result.labels().get(0), result.labels().get(1)).title(result.title())
-                .axes(result.axes().get(0), result.axes().get(1));
-    }
-
-    /** Per-head scores [layer, head]. */
-    public static Heatmap heatmap(HeadScores scores) {
-        return heatmap(scores.scores(), numbers("", scores.nLayers()), numbers("H", scores.nHeads())).title(scores.name())
-                .axes("layer", "head");
-    }
-
-    /** Composition scores [layer1, head1, layer2, head2] as rows L1H1 and columns L2H2. */
-    public static Heatmap heatmap(CompositionScores scores) {
-        long[] s = scores.scores().getShape().getShape();
-        int a = (int) (s[0] * s[1]);
-        int b = (int) (s[2] * s[3]);
-        List<String> rows = new ArrayList<>();
-        for (int l = 0; l < s[0]; l++) {
-            for (int h = 0; h < s[1]; h++) {
-                rows.add("L" + l + "H" + h);
-            }
-        }
-        List<String> cols = new ArrayList<>();
-        for (int l = 0; l < s[2]; l++) {
-            for (int h = 0; h < s[3]; h++) {
-                cols.add("L" + l + "H" + h);
-            }
-        }
-        return heatmap(grid(scores.scores().toType(DataType.FLOAT64, false).toDoubleArray(), a, b), rows, cols)
-                .title(scores.mode() + " composition").axes("earlier head", "later head");
+    /** A result that knows its heatmap: a patching sweep over [layer, pos], scores per head or per pair of heads. */
+    public static Heatmap heatmap(AsHeatmap result) {
+        return result.heatmap();
     }
 
     /** Heatmaps side by side; with {@code sharedScale} they use one colour scale and one colour bar. */
@@ -188,7 +154,8 @@ public final class Plot {
         return g;
     }
 
-    private static List<String> numbers(String prefix, int n) {
+    /** {@code prefix + 0, prefix + 1, ...}: labels for numbered rows or columns ("H0", "H1", ...). */
+    public static List<String> numbers(String prefix, int n) {
         List<String> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             out.add(prefix + i);

@@ -164,7 +164,7 @@ class ProgressBarTest {
         AtomicLong clock = new AtomicLong(0);
         FakeSink sink = new FakeSink(true, clock);
         Display.setSink(sink);
-        Progress p = ProgressBar.forDownloads();
+        Progress p = Progress.forDownloads();
         p.start("gpt2/model.safetensors", 548_105_171);
         p.advance(1000); // throttled: no time has passed on the real clock to speak of
         p.done();
@@ -182,7 +182,7 @@ class ProgressBarTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         try {
             System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            Progress p = ProgressBar.forDownloads();
+            Progress p = Progress.forDownloads();
             p.start("a/b", 1000);
             p.advance(550);
             p.done();

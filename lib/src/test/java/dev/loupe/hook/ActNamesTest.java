@@ -1,6 +1,6 @@
 package dev.loupe.hook;
 
-import dev.loupe.cache.ActivationCache;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
 import dev.loupe.tensor.Tensors;

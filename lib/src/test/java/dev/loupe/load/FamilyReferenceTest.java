@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 
 import dev.loupe.FamilyCase;
-import dev.loupe.cache.ActivationCache;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.KvCache;
 

@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.loupe.ReferenceCase;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
+import dev.loupe.model.Pretrained;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -5,6 +5,7 @@ import ai.djl.ndarray.types.DataType;
 
 import dev.loupe.ReferenceCase;
 import dev.loupe.model.HookedTransformer;
+import dev.loupe.model.Pretrained;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

@@ -2,6 +2,7 @@ package dev.loupe.load;
 
 import dev.loupe.FamilyCase;
 import dev.loupe.model.HookedTransformer;
+import dev.loupe.model.Pretrained;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -22,6 +22,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -44,6 +45,14 @@ class SaveLoadTest {
         HookedTransformer loaded = HookedTransformer.load(dir);
         assertEquals(cfg, loaded.config());
         assertArrayEquals(model.forward(tokens).toFloatArray(), loaded.forward(tokens).toFloatArray());
+    }
+
+    @Test
+    void bfloat16StorageIsRefusedBeforeAnythingIsWritten() {
+        HookedTransformer model = HookedTransformer.create(cfg, 7);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> model.save(dir, DataType.BFLOAT16));
+        assertTrue(e.getMessage().contains("FLOAT16") && e.getMessage().contains("bfloat16"), e.getMessage());
+        assertFalse(java.nio.file.Files.exists(dir.resolve("model.safetensors")));
     }
 
     @Test

@@ -5,6 +5,7 @@ import ai.djl.ndarray.types.DataType;
 
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
+import dev.loupe.model.WeightProcessing;
 
 import org.junit.jupiter.api.Test;
 

@@ -2,7 +2,6 @@ package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.hook.Hook;
 import dev.loupe.tensor.Tensors;
 

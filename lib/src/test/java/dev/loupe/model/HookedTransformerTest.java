@@ -6,7 +6,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.ReferenceCase;
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookShapeException;
 import dev.loupe.hook.UnknownHookException;

@@ -3,7 +3,6 @@ package dev.loupe.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.patching.Patching;
 import dev.loupe.tensor.Tensors;
 

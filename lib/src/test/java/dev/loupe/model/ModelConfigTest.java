@@ -44,4 +44,34 @@ class ModelConfigTest {
                 .positionalEmbedding(ModelConfig.PositionalEmbedding.SHORTFORMER).build();
         assertEquals(c, ModelConfig.fromJson(c.toJson()));
     }
+
+    /** Every architecture option at once, as a Gemma-3-like and a GPT-J-like model combine them. */
+    static ModelConfig everyOption() {
+        return ModelConfig.builder().modelName("every-option").nLayers(3).dModel(32).nHeads(4).dHead(10).nKeyValueHeads(2)
+                .dMlp(24).dVocab(50).nCtx(64).actFn(ModelConfig.ActFn.SILU).normalization(ModelConfig.Normalization.RMS)
+                .positionalEmbedding(ModelConfig.PositionalEmbedding.ROTARY).rotaryDim(8).rotaryAdjacentPairs(true)
+                .rotaryBase(1e6).rotaryBaseLocal(1e4).ropeScaling(ModelConfig.RopeScaling.llama3(8, 1, 4, 64)).windowSize(5)
+                .attnTypes(java.util.List.of(ModelConfig.AttnType.LOCAL, ModelConfig.AttnType.GLOBAL, ModelConfig.AttnType.LOCAL))
+                .attnScale(3.0).attnScoresSoftCap(50).outputLogitsSoftCap(30).useQkNorm(true).gatedMlp(true)
+                .postNorms(true).build();
+    }
+
+    @Test
+    void architectureOptionsSurviveJsonAndTheBuilder() {
+        ModelConfig c = everyOption();
+        assertEquals(c, ModelConfig.fromJson(c.toJson()));
+        assertEquals(c, c.toBuilder().build());
+        ModelConfig parallel = ModelConfig.builder().nLayers(2).dModel(16).nHeads(2).dVocab(10).nCtx(8)
+                .parallelAttnMlp(true).parallelSharedNorm(true).build();
+        assertEquals(parallel, ModelConfig.fromJson(parallel.toJson()));
+    }
+
+    @Test
+    void changingTheHeadsOfACopyDoesNotKeepTheOldDerivedSettings() {
+        ModelConfig plain = ModelConfig.builder().nLayers(1).dModel(16).nHeads(4).dVocab(10).nCtx(8).build();
+        ModelConfig fewer = plain.toBuilder().nHeads(2).build(); // key/value heads and the score scale follow
+        assertEquals(2, fewer.nKeyValueHeads());
+        assertEquals(Math.sqrt(fewer.dHead()), fewer.attnScale());
+        assertThrows(IllegalArgumentException.class, () -> everyOption().toBuilder().nKeyValueHeads(3).build());
+    }
 }

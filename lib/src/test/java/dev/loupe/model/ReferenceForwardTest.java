@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 
 import dev.loupe.ReferenceCase;
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.hook.Hook;
 
 import org.junit.jupiter.params.ParameterizedTest;

@@ -7,7 +7,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 
 import dev.loupe.ReferenceCase;
-import dev.loupe.cache.ActivationCache;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 
 import org.junit.jupiter.api.Test;

@@ -6,8 +6,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.ReferenceCase;
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.hook.Hook;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.tensor.Tensors;
 

@@ -5,8 +5,8 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 
 import dev.loupe.ReferenceCase;
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.hook.Hook;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.tensor.BudgetRuns;
 import dev.loupe.tensor.MemoryBudgetException;

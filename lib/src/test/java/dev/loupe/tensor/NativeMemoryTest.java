@@ -2,7 +2,7 @@ package dev.loupe.tensor;
 
 import ai.djl.ndarray.NDArray;
 
-import dev.loupe.cache.ActivationCache;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
 

@@ -7,19 +7,19 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.display.Displayable;
 import dev.loupe.display.MimeBundle;
 import dev.loupe.display.TableView;
 import dev.loupe.hook.Hook;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookSession;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
 import dev.loupe.patching.Ablations;
 import dev.loupe.patching.Metrics;
-import dev.loupe.patching.PathPatching;
-import dev.loupe.patching.PathPatching.Head;
 import dev.loupe.patching.PatchingResult;
+import dev.loupe.patching.PathPatching.Head;
+import dev.loupe.patching.PathPatching;
 import dev.loupe.tasks.ioi.IoiPrompt.Word;
 import dev.loupe.tensor.Tensors;
 

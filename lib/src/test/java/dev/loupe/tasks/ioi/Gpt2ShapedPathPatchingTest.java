@@ -1,11 +1,11 @@
 package dev.loupe.tasks.ioi;
 
-import dev.loupe.cache.ActivationCache;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
-import dev.loupe.patching.PathPatching;
-import dev.loupe.patching.PathPatching.Head;
 import dev.loupe.patching.PatchingResult;
+import dev.loupe.patching.PathPatching.Head;
+import dev.loupe.patching.PathPatching;
 import dev.loupe.tasks.ioi.IoiDataset.Corruption;
 import dev.loupe.tensor.BudgetRuns;
 import dev.loupe.tokenize.Gpt2Tokenizer;

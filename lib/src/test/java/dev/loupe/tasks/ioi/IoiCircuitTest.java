@@ -4,12 +4,12 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
-import dev.loupe.cache.ActivationCache;
 import dev.loupe.cache.LabelledStack;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
-import dev.loupe.patching.PathPatching.Head;
 import dev.loupe.patching.PatchingResult;
+import dev.loupe.patching.PathPatching.Head;
 import dev.loupe.tasks.ioi.IoiDataset.Corruption;
 import dev.loupe.tasks.ioi.IoiPrompt.Word;
 import dev.loupe.tensor.Tensors;

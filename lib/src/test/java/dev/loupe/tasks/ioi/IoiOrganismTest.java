@@ -3,7 +3,7 @@ package dev.loupe.tasks.ioi;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 
-import dev.loupe.cache.ActivationCache;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.patching.PathPatching.Head;
 import dev.loupe.tokenize.SubsetTokenizer;

@@ -1,10 +1,10 @@
-package dev.loupe.display;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 
-import dev.loupe.cache.ActivationCache;
-import dev.loupe.model.HookedTransformer;
-import dev.loupe.model.ModelConfig;
+import dev.loupe.display.Display;
+import dev.loupe.display.Html;
+import dev.loupe.display.MimeBundle;
 import dev.loupe.tokenize.Gpt2Tokenizer;
 
 import org.junit.jupiter.api.Test;

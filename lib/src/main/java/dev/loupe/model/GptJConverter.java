@@ -1,18 +1,20 @@
-package dev.loupe.load;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 
-import dev.loupe.model.ModelConfig;
+import dev.loupe.load.HfConfig;
+import dev.loupe.load.HfWeights;
+import dev.loupe.load.ModelFileException;
 import dev.loupe.model.ModelConfig.PositionalEmbedding;
 
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import static dev.loupe.load.TlShapes.outPerHead;
-import static dev.loupe.load.TlShapes.perHead;
-import static dev.loupe.load.TlShapes.rightMultiplied;
-import static dev.loupe.load.TlShapes.zeros;
+import static dev.loupe.model.TlShapes.outPerHead;
+import static dev.loupe.model.TlShapes.perHead;
+import static dev.loupe.model.TlShapes.rightMultiplied;
+import static dev.loupe.model.TlShapes.zeros;
 
 /**
  * GPT-J (model_type gptj): attention and MLP in parallel on one shared layer norm; rotary positions on the first

@@ -1,9 +1,9 @@
-package dev.loupe.load;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 
-import dev.loupe.model.ModelConfig;
+import dev.loupe.load.LoadOptions;
 import dev.loupe.model.ModelConfig.Normalization;
 
 import java.util.ArrayList;

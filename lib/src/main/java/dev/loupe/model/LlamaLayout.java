@@ -1,10 +1,12 @@
-package dev.loupe.load;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 
 import com.google.gson.JsonElement;
 
-import dev.loupe.model.ModelConfig;
+import dev.loupe.load.HfConfig;
+import dev.loupe.load.HfWeights;
+import dev.loupe.load.ModelFileException;
 import dev.loupe.model.ModelConfig.ActFn;
 import dev.loupe.model.ModelConfig.AttnType;
 import dev.loupe.model.ModelConfig.Normalization;
@@ -17,10 +19,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.IntPredicate;
 
-import static dev.loupe.load.TlShapes.outPerHead;
-import static dev.loupe.load.TlShapes.perHead;
-import static dev.loupe.load.TlShapes.rightMultiplied;
-import static dev.loupe.load.TlShapes.zeros;
+import static dev.loupe.model.TlShapes.outPerHead;
+import static dev.loupe.model.TlShapes.perHead;
+import static dev.loupe.model.TlShapes.rightMultiplied;
+import static dev.loupe.model.TlShapes.zeros;
 
 /**
  * The layout Llama and its descendants share (Mistral, Qwen 2 and 3, Gemma 2 and 3): model.embed_tokens;

@@ -1,16 +1,18 @@
-package dev.loupe.load;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 
-import dev.loupe.model.ModelConfig;
+import dev.loupe.load.HfConfig;
+import dev.loupe.load.HfWeights;
+import dev.loupe.load.ModelFileException;
 import dev.loupe.model.ModelConfig.PositionalEmbedding;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-import static dev.loupe.load.TlShapes.outPerHead;
-import static dev.loupe.load.TlShapes.rightMultiplied;
+import static dev.loupe.model.TlShapes.outPerHead;
+import static dev.loupe.model.TlShapes.rightMultiplied;
 
 /**
  * GPT-NeoX and Pythia (model_type gpt_neox): rotary positions on the first rotary_pct of each head (halves

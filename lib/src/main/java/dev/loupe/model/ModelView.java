@@ -1,9 +1,9 @@
-package dev.loupe.display;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 
-import dev.loupe.model.HookedTransformer;
-import dev.loupe.model.ModelConfig;
+import dev.loupe.display.Html;
+import dev.loupe.display.MimeBundle;
 import dev.loupe.tokenize.Tokenizer;
 
 import java.util.ArrayList;

@@ -1,12 +1,11 @@
-package dev.loupe.cache;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 
-import dev.loupe.model.HookedTransformer;
-import dev.loupe.model.ModelConfig;
+import dev.loupe.cache.LabelledStack;
 import dev.loupe.tensor.Tensors;
 
 import java.util.ArrayList;

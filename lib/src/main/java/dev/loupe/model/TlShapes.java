@@ -1,4 +1,4 @@
-package dev.loupe.load;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;

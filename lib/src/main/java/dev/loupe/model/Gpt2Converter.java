@@ -1,14 +1,16 @@
-package dev.loupe.load;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 
-import dev.loupe.model.ModelConfig;
+import dev.loupe.load.HfConfig;
+import dev.loupe.load.HfWeights;
+import dev.loupe.load.ModelFileException;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-import static dev.loupe.load.TlShapes.zeros;
+import static dev.loupe.model.TlShapes.zeros;
 
 /**
  * Hugging Face's GPT-2 family (gpt2, gpt2-medium, -large, -xl, distilgpt2). GPT-2 stores linear layers as Conv1D,

@@ -1,4 +1,4 @@
-package dev.loupe.load;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
@@ -8,8 +8,18 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 
-import dev.loupe.model.HookedTransformer;
-import dev.loupe.model.ModelConfig;
+import dev.loupe.load.BundledModels;
+import dev.loupe.load.Checkpoint;
+import dev.loupe.load.HfConfig;
+import dev.loupe.load.HfWeights;
+import dev.loupe.load.Hub;
+import dev.loupe.load.JsonValues;
+import dev.loupe.load.LoadOptions;
+import dev.loupe.load.ModelFileException;
+import dev.loupe.load.ModelLoadException;
+import dev.loupe.load.ModelRegistry;
+import dev.loupe.load.Progress;
+import dev.loupe.load.Safetensors;
 import dev.loupe.tokenize.Gpt2Tokenizer;
 import dev.loupe.tokenize.Tokenizer;
 import dev.loupe.tokenize.Tokenizers;
@@ -17,7 +27,6 @@ import dev.loupe.tokenize.Tokenizers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -47,7 +56,17 @@ public final class Pretrained {
         return fromPretrained(name, options, Hub.fromEnvironment());
     }
 
-    static HookedTransformer fromPretrained(String name, LoadOptions options, Hub hub) throws IOException {
+    /** As {@link #fromPretrained(String, LoadOptions)}, failing with an unchecked {@link ModelLoadException}. */
+    static HookedTransformer orFail(String name, LoadOptions options) {
+        try {
+            return fromPretrained(name, options);
+        } catch (IOException e) {
+            throw new ModelLoadException(e.getMessage(), e);
+        }
+    }
+
+    /** As {@link #fromPretrained(String, LoadOptions)}, through this hub (its cache, endpoint, token and progress). */
+    public static HookedTransformer fromPretrained(String name, LoadOptions options, Hub hub) throws IOException {
         Path local = Path.of(name);
         if (Files.isDirectory(local)) {
             return load(local.getFileName().toString(), local, options, Optional.empty());
@@ -68,7 +87,7 @@ public final class Pretrained {
     /** The folder's model with its tokenizer, knowing the checkpoint it came from. */
     private static HookedTransformer load(String name, Path dir, LoadOptions options, Optional<ModelRegistry.Entry> entry)
             throws IOException {
-        return withTokenizer(loadFolder(name, dir, options), dir, entry).withCheckpoint(Checkpoint.of(dir, weightFiles(dir)));
+        return withTokenizer(loadFolder(name, dir, options), dir, entry).withCheckpoint(Checkpoint.of(dir, HfWeights.files(dir)));
     }
 
     /** The repository's snapshot; a registry model is first looked for, offline, under its former repository names. */
@@ -113,7 +132,7 @@ public final class Pretrained {
                     + ", not a JSON object.");
         }
         JsonObject json = parsed.getAsJsonObject();
-        List<Path> weightFiles = weightFiles(dir);
+        List<Path> weightFiles = HfWeights.files(dir);
         ModelConfig cfg;
         Map<String, NDArray> tl;
         if (!json.has("n_layers") && !json.has("model_type")) {
@@ -204,34 +223,5 @@ public final class Pretrained {
             all.putAll(Safetensors.read(file));
         }
         return all;
-    }
-
-    /**
-     * The folder's weight files: model.safetensors, or the shards model.safetensors.index.json names, which must lie in
-     * the folder (as the hub's downloads must); pickle checkpoints are refused.
-     */
-    private static List<Path> weightFiles(Path dir) throws IOException {
-        Path single = dir.resolve("model.safetensors");
-        Path index = dir.resolve("model.safetensors.index.json");
-        if (Files.isRegularFile(single)) {
-            return List.of(single);
-        }
-        if (Files.isRegularFile(index)) {
-            List<Path> shards = new ArrayList<>();
-            for (String shard : Hub.shardFiles(index)) {
-                if (!HubCache.isSafeRelativePath(shard)) {
-                    throw new ModelFileException("Shard index " + index + " names '" + shard + "', which is not a file in "
-                            + dir + "; shards must be plain relative paths inside the model's folder.");
-                }
-                shards.add(dir.resolve(shard));
-            }
-            return shards;
-        }
-        if (Files.exists(dir.resolve("pytorch_model.bin"))) {
-            throw new IOException(dir + " has only pytorch_model.bin, a pickle file, which can run code when loaded; Loupe"
-                    + " reads safetensors only. Most hub models publish model.safetensors; otherwise convert once with"
-                    + " Python's safetensors package (safetensors.torch.save_file).");
-        }
-        throw new IOException("No weights in " + dir + ": expected model.safetensors or model.safetensors.index.json.");
     }
 }

@@ -1,16 +1,20 @@
-package dev.loupe.load;
+package dev.loupe.model;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
-import dev.loupe.model.HookedTransformer;
-import dev.loupe.model.ModelConfig;
+import dev.loupe.load.AtomicFiles;
+import dev.loupe.load.ModelFileException;
+import dev.loupe.load.Safetensors;
 
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -18,19 +22,51 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A model Loupe saved: config.json with TransformerLens's names beside safetensors weights. The config is checked
- * against the weights' headers before any weight is read or any array made, so a wrong size fails at once, naming
- * the field and the files, instead of allocating what the config claims.
+ * A model Loupe saved ({@code save}, {@code load}): config.json with TransformerLens's names beside safetensors
+ * weights. The config is checked against the weights' headers before any weight is read or any array made, so a
+ * wrong size fails at once, naming the field and the files, instead of allocating what the config claims.
  */
-public final class SavedModel {
+final class SavedModel {
 
     private static final Pattern LAYER = Pattern.compile("^blocks\\.(\\d{1,9})\\.");
     private static final Set<DataType> FLOATING = Set.of(DataType.FLOAT16, DataType.BFLOAT16, DataType.FLOAT32, DataType.FLOAT64);
 
     private SavedModel() {}
 
+    /** See {@link HookedTransformer#load(Path)}. */
+    static HookedTransformer load(Path dir) throws IOException {
+        Path config = dir.resolve("config.json");
+        Path weights = dir.resolve("model.safetensors");
+        for (Path p : List.of(config, weights)) {
+            if (!Files.isRegularFile(p)) {
+                throw new IOException("Cannot load a model from " + dir + ": " + p.getFileName() + " is missing.");
+            }
+        }
+        ModelConfig cfg = config(config);
+        checkFits(cfg, config, Safetensors.entries(weights), weights);
+        return HookedTransformer.fromStateDict(cfg, Safetensors.read(weights));
+    }
+
+    /** See {@link HookedTransformer#save(Path, DataType)}. */
+    static void save(ModelConfig cfg, Map<String, NDArray> params, Path dir, DataType storage) throws IOException {
+        if (storage != DataType.FLOAT32 && storage != DataType.FLOAT64 && storage != DataType.FLOAT16) {
+            // BF16 in particular: libtorch here aborts the whole process on BF16 arrays.
+            throw new IllegalArgumentException("Weights are saved as FLOAT32, FLOAT64 or FLOAT16, not " + storage);
+        }
+        Files.createDirectories(dir);
+        Map<String, NDArray> stored = params;
+        if (storage != cfg.dtype()) {
+            stored = new LinkedHashMap<>();
+            for (Map.Entry<String, NDArray> p : params.entrySet()) {
+                stored.put(p.getKey(), p.getValue().toType(storage, false));
+            }
+        }
+        Safetensors.write(dir.resolve("model.safetensors"), stored);
+        AtomicFiles.write(dir.resolve("config.json"), out -> out.write(cfg.toJson().getBytes(StandardCharsets.UTF_8)));
+    }
+
     /** The config in {@code file}; a malformed one fails naming the file and the field. */
-    public static ModelConfig config(Path file) throws IOException {
+    static ModelConfig config(Path file) throws IOException {
         try {
             return ModelConfig.fromJson(text(file));
         } catch (IllegalArgumentException e) {
@@ -51,7 +87,7 @@ public final class SavedModel {
      * Fails unless the weights described by {@code entries} (from {@code weights}) are exactly the parameters
      * {@code cfg} (from {@code configFile}) asks for, each floating point and of its shape.
      */
-    public static void checkFits(ModelConfig cfg, Path configFile, Map<String, Safetensors.Entry> entries, Path weights)
+    static void checkFits(ModelConfig cfg, Path configFile, Map<String, Safetensors.Entry> entries, Path weights)
             throws ModelFileException {
         String where = configFile + " does not fit the weights in " + weights + ": ";
         int layers = 0;

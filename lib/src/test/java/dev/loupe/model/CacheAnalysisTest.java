@@ -1,10 +1,10 @@
-package dev.loupe.cache;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 
 import dev.loupe.ReferenceCase;
-import dev.loupe.model.HookedTransformer;
+import dev.loupe.cache.LabelledStack;
 
 import org.junit.jupiter.api.Test;
 

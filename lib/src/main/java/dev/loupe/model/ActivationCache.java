@@ -1,12 +1,11 @@
-package dev.loupe.cache;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 
-import dev.loupe.display.CacheView;
+import dev.loupe.cache.LabelledStack;
 import dev.loupe.display.Displayable;
 import dev.loupe.display.MimeBundle;
 import dev.loupe.hook.ActNames;
-import dev.loupe.model.HookedTransformer;
 
 import java.util.Collections;
 import java.util.LinkedHashMap;

@@ -1,10 +1,12 @@
-package dev.loupe.load;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 
 import com.google.gson.JsonElement;
 
-import dev.loupe.model.ModelConfig;
+import dev.loupe.load.HfConfig;
+import dev.loupe.load.HfWeights;
+import dev.loupe.load.ModelFileException;
 import dev.loupe.model.ModelConfig.AttnType;
 
 import java.util.ArrayList;
@@ -12,10 +14,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import static dev.loupe.load.TlShapes.outPerHead;
-import static dev.loupe.load.TlShapes.perHead;
-import static dev.loupe.load.TlShapes.rightMultiplied;
-import static dev.loupe.load.TlShapes.zeros;
+import static dev.loupe.model.TlShapes.outPerHead;
+import static dev.loupe.model.TlShapes.perHead;
+import static dev.loupe.model.TlShapes.rightMultiplied;
+import static dev.loupe.model.TlShapes.zeros;
 
 /**
  * GPT-Neo (model_type gpt_neo; also the TinyStories models): GPT-2's shape with learned positions, global and

@@ -1,8 +1,10 @@
-package dev.loupe.display;
+package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 
-import dev.loupe.cache.ActivationCache;
+import dev.loupe.display.ArrayView;
+import dev.loupe.display.Html;
+import dev.loupe.display.MimeBundle;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,0 +1,92 @@
+package dev.loupe.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+
+import dev.loupe.model.ModelConfig.PositionalEmbedding;
+import dev.loupe.tensor.Tensors;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The components a config chooses (Embed, PosEmbed, TransformerBlocks with their norms, Attention and Mlp, the final
+ * norm, Unembed) and the forward pass through them, which reads top to bottom in {@link #forward}. Inputs arrive
+ * checked; {@link HookedTransformer} owns the checks, the array scopes and the locking.
+ */
+final class Architecture {
+
+    private final ModelConfig cfg;
+    private final Embed embed;
+    private final PosEmbed posEmbed;      // learned positions, or null (rotary)
+    private final List<TransformerBlock> blocks = new ArrayList<>();
+    private final Norm lnFinal;           // or null
+    private final Unembed unembed;
+
+    /** The components, declaring their parameters (no arrays yet) and hook points in {@code root}. */
+    Architecture(Scope root, ModelConfig cfg) {
+        this.cfg = cfg;
+        embed = new Embed(root, cfg);
+        posEmbed = cfg.positionalEmbedding() != PositionalEmbedding.ROTARY ? new PosEmbed(root, cfg) : null;
+        for (int layer = 0; layer < cfg.nLayers(); layer++) {
+            blocks.add(new TransformerBlock(root.child("blocks." + layer), cfg, layer));
+        }
+        lnFinal = Norm.orNone(root.child("ln_final"), cfg.normalization(), cfg.eps(), cfg.dModel());
+        unembed = new Unembed(root, cfg);
+    }
+
+    /** Logits for token ids [batch, pos] (INT64) with an optional padding mask, after the positions in {@code cache}. */
+    NDArray forward(NDArray input, NDArray mask, KvCache cache) {
+        long batch = input.getShape().get(0);
+        long pos = input.getShape().get(1);
+        long past = cache == null ? 0 : cache.length();
+        NDManager m = input.getManager();
+
+        NDArray positions = mask == null ? m.arange(past, past + pos)
+                : mask.cumSum(1).sub(1).maximum(0); // left padding: the first real token is position 0
+        NDArray residual = embed.forward(input);
+        NDArray shortformerPos = null;
+        if (posEmbed != null) {
+            NDArray posEmbedding = posEmbed.forward(positions, batch);
+            if (cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER) {
+                shortformerPos = posEmbedding;
+            } else {
+                residual = residual.add(posEmbedding);
+            }
+        }
+        AttentionMask attend = cache == null ? AttentionMask.causal(m, pos, mask) : AttentionMask.causalAfter(m, past, pos);
+        return blocksAndUnembed(0, residual, new Pass(attend, positions, shortformerPos, cache), null);
+    }
+
+    /** Blocks {@code startLayer..}, the final norm and the unembedding, at {@code unembedAt}'s positions if given. */
+    NDArray blocksAndUnembed(int startLayer, NDArray residual, Pass pass, long[] unembedAt) {
+        residual = runBlocks(startLayer, blocks.size(), residual, pass);
+        if (unembedAt != null) { // the final norm and unembedding act on each position alone
+            NDArray index = Tensors.ofLongs(unembedAt, new Shape(unembedAt.length, 1, 1))
+                    .broadcast(new Shape(unembedAt.length, 1, residual.getShape().get(2)));
+            residual = residual.gather(index, 1);
+        }
+        if (lnFinal != null) {
+            residual = lnFinal.forward(residual);
+        }
+        return unembed.forward(residual);
+    }
+
+    NDArray runBlocks(int startLayer, int stopAtLayer, NDArray residual, Pass pass) {
+        for (TransformerBlock block : blocks.subList(startLayer, stopAtLayer)) {
+            residual = block.forward(residual, pass);
+        }
+        return residual;
+    }
+
+    /** A pass over a residual stream [batch, pos, d_model] of real tokens at positions 0..pos-1, without a cache. */
+    Pass passOver(NDArray residual) {
+        NDManager m = residual.getManager();
+        Shape s = residual.getShape();
+        NDArray positions = m.arange(s.get(1));
+        // Shortformer models add positions to the inputs of queries and keys in every block.
+        NDArray shortformer = cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER ? posEmbed.table(positions, s.get(0)) : null;
+        return new Pass(AttentionMask.causal(m, s.get(1), null), positions, shortformer, null);
+    }
+}
