@@ -10,6 +10,7 @@ import dev.loupe.load.ModelFileException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
+import static dev.loupe.model.TlShapes.layerNorm;
 import static dev.loupe.model.TlShapes.zeros;
 
 /**
@@ -40,20 +41,19 @@ public final class Gpt2Converter implements ArchitectureConverter {
     }
 
     @Override
-    public Map<String, NDArray> convert(ModelConfig cfg, HfConfig hfConfig, HfWeights hf) throws ModelFileException {
+    public Map<String, NDArray> convert(ModelConfig cfg, HfConfig hfConfig, HfWeights in) throws ModelFileException {
         Map<String, NDArray> w = new LinkedHashMap<>();
-        Prefixed in = new Prefixed(hf);
+        String p = in.has("transformer.wte.weight") ? "transformer." : ""; // GPT-2 checkpoints come with and without it
         int d = cfg.dModel();
         int h = cfg.nHeads();
         int dh = cfg.dHead();
         int m = cfg.dMlp();
-        w.put("embed.W_E", in.take("wte.weight", cfg.dVocab(), d));
-        w.put("pos_embed.W_pos", in.take("wpe.weight", cfg.nCtx(), d));
+        w.put("embed.W_E", in.take(p + "wte.weight", cfg.dVocab(), d));
+        w.put("pos_embed.W_pos", in.take(p + "wpe.weight", cfg.nCtx(), d));
         for (int l = 0; l < cfg.nLayers(); l++) {
-            String src = "h." + l + ".";
+            String src = p + "h." + l + ".";
             String dst = "blocks." + l + ".";
-            w.put(dst + "ln1.w", in.take(src + "ln_1.weight", d));
-            w.put(dst + "ln1.b", in.take(src + "ln_1.bias", d));
+            layerNorm(w, dst + "ln1", in, src + "ln_1", d);
             NDList qkv = in.take(src + "attn.c_attn.weight", d, 3L * h * dh).split(3, 1); // [d, 3 d] -> 3 × [d, h·dh]
             NDList qkvBias = in.take(src + "attn.c_attn.bias", 3L * h * dh).split(3, 0);
             String[] names = {"Q", "K", "V"};
@@ -63,27 +63,18 @@ public final class Gpt2Converter implements ArchitectureConverter {
             }
             w.put(dst + "attn.W_O", in.take(src + "attn.c_proj.weight", (long) h * dh, d).reshape(h, dh, d));
             w.put(dst + "attn.b_O", in.take(src + "attn.c_proj.bias", d));
-            w.put(dst + "ln2.w", in.take(src + "ln_2.weight", d));
-            w.put(dst + "ln2.b", in.take(src + "ln_2.bias", d));
+            layerNorm(w, dst + "ln2", in, src + "ln_2", d);
             w.put(dst + "mlp.W_in", in.take(src + "mlp.c_fc.weight", d, m));
             w.put(dst + "mlp.b_in", in.take(src + "mlp.c_fc.bias", m));
             w.put(dst + "mlp.W_out", in.take(src + "mlp.c_proj.weight", m, d));
             w.put(dst + "mlp.b_out", in.take(src + "mlp.c_proj.bias", d));
         }
-        w.put("ln_final.w", in.take("ln_f.weight", d));
-        w.put("ln_final.b", in.take("ln_f.bias", d));
+        layerNorm(w, "ln_final", in, p + "ln_f", d);
         boolean tied = hfConfig.bool("tie_word_embeddings", true);
-        NDArray lmHead = hf.takeOptional("lm_head.weight", cfg.dVocabOut(), d); // [vocab, d]; tied checkpoints may omit it
+        NDArray lmHead = in.takeOptional("lm_head.weight", cfg.dVocabOut(), d); // [vocab, d]; tied checkpoints may omit it
         w.put("unembed.W_U", (tied || lmHead == null ? w.get("embed.W_E") : lmHead).transpose());
         w.put("unembed.b_U", zeros(w.get("embed.W_E"), cfg.dVocabOut()));
-        hf.checkAllUsed();
+        in.checkAllUsed();
         return w;
-    }
-
-    /** GPT-2 checkpoints name tensors with or without "transformer.". */
-    private record Prefixed(HfWeights in) {
-        NDArray take(String name, long... shape) throws ModelFileException {
-            return in.has("transformer." + name) ? in.take("transformer." + name, shape) : in.take(name, shape);
-        }
     }
 }

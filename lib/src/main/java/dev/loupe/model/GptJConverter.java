@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import static dev.loupe.model.TlShapes.layerNorm;
 import static dev.loupe.model.TlShapes.outPerHead;
 import static dev.loupe.model.TlShapes.perHead;
 import static dev.loupe.model.TlShapes.rightMultiplied;
@@ -61,8 +62,7 @@ public final class GptJConverter implements ArchitectureConverter {
         for (int l = 0; l < cfg.nLayers(); l++) {
             String src = "transformer.h." + l + ".";
             String dst = "blocks." + l + ".";
-            w.put(dst + "ln1.w", in.take(src + "ln_1.weight", d));
-            w.put(dst + "ln1.b", in.take(src + "ln_1.bias", d));
+            layerNorm(w, dst + "ln1", in, src + "ln_1", d);
             for (String x : List.of("q", "k", "v")) {
                 String tl = x.toUpperCase();
                 w.put(dst + "attn.W_" + tl, perHead(in.take(src + "attn." + x + "_proj.weight", (long) h * dh, d), h, dh));
@@ -75,8 +75,7 @@ public final class GptJConverter implements ArchitectureConverter {
             w.put(dst + "mlp.W_out", rightMultiplied(in.take(src + "mlp.fc_out.weight", d, m)));
             w.put(dst + "mlp.b_out", in.take(src + "mlp.fc_out.bias", d));
         }
-        w.put("ln_final.w", in.take("transformer.ln_f.weight", d));
-        w.put("ln_final.b", in.take("transformer.ln_f.bias", d));
+        layerNorm(w, "ln_final", in, "transformer.ln_f", d);
         w.put("unembed.W_U", rightMultiplied(in.take("lm_head.weight", cfg.dVocabOut(), d)));
         w.put("unembed.b_U", in.take("lm_head.bias", cfg.dVocabOut()));
         in.checkAllUsed();

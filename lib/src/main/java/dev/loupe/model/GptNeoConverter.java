@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import static dev.loupe.model.TlShapes.layerNorm;
 import static dev.loupe.model.TlShapes.outPerHead;
 import static dev.loupe.model.TlShapes.perHead;
 import static dev.loupe.model.TlShapes.rightMultiplied;
@@ -85,8 +86,7 @@ public final class GptNeoConverter implements ArchitectureConverter {
         for (int l = 0; l < cfg.nLayers(); l++) {
             String src = "transformer.h." + l + ".";
             String dst = "blocks." + l + ".";
-            w.put(dst + "ln1.w", in.take(src + "ln_1.weight", d));
-            w.put(dst + "ln1.b", in.take(src + "ln_1.bias", d));
+            layerNorm(w, dst + "ln1", in, src + "ln_1", d);
             String attn = src + "attn.attention.";
             for (String x : List.of("q", "k", "v")) {
                 String tl = x.toUpperCase();
@@ -95,15 +95,13 @@ public final class GptNeoConverter implements ArchitectureConverter {
             }
             w.put(dst + "attn.W_O", outPerHead(in.take(attn + "out_proj.weight", d, d), h, dh));
             w.put(dst + "attn.b_O", in.take(attn + "out_proj.bias", d));
-            w.put(dst + "ln2.w", in.take(src + "ln_2.weight", d));
-            w.put(dst + "ln2.b", in.take(src + "ln_2.bias", d));
+            layerNorm(w, dst + "ln2", in, src + "ln_2", d);
             w.put(dst + "mlp.W_in", rightMultiplied(in.take(src + "mlp.c_fc.weight", m, d)));
             w.put(dst + "mlp.b_in", in.take(src + "mlp.c_fc.bias", m));
             w.put(dst + "mlp.W_out", rightMultiplied(in.take(src + "mlp.c_proj.weight", d, m)));
             w.put(dst + "mlp.b_out", in.take(src + "mlp.c_proj.bias", d));
         }
-        w.put("ln_final.w", in.take("transformer.ln_f.weight", d));
-        w.put("ln_final.b", in.take("transformer.ln_f.bias", d));
+        layerNorm(w, "ln_final", in, "transformer.ln_f", d);
         NDArray head = in.takeOptional("lm_head.weight", cfg.dVocabOut(), d);
         boolean tied = hf.bool("tie_word_embeddings", true);
         w.put("unembed.W_U", rightMultiplied(tied || head == null ? embed : head));

@@ -11,6 +11,7 @@ import dev.loupe.model.ModelConfig.PositionalEmbedding;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
+import static dev.loupe.model.TlShapes.layerNorm;
 import static dev.loupe.model.TlShapes.outPerHead;
 import static dev.loupe.model.TlShapes.rightMultiplied;
 
@@ -63,8 +64,7 @@ public final class GptNeoXConverter implements ArchitectureConverter {
         for (int l = 0; l < cfg.nLayers(); l++) {
             String src = "gpt_neox.layers." + l + ".";
             String dst = "blocks." + l + ".";
-            w.put(dst + "ln1.w", in.take(src + "input_layernorm.weight", d));
-            w.put(dst + "ln1.b", in.take(src + "input_layernorm.bias", d));
+            layerNorm(w, dst + "ln1", in, src + "input_layernorm", d);
             // Fused per head: rows [head, (q | k | v), d_head], not [(q | k | v), head, d_head].
             NDList qkv = in.take(src + "attention.query_key_value.weight", 3L * d, d).reshape(h, 3, dh, d).split(3, 1);
             NDList qkvBias = in.take(src + "attention.query_key_value.bias", 3L * d).reshape(h, 3, dh).split(3, 1);
@@ -75,15 +75,13 @@ public final class GptNeoXConverter implements ArchitectureConverter {
             }
             w.put(dst + "attn.W_O", outPerHead(in.take(src + "attention.dense.weight", d, d), h, dh));
             w.put(dst + "attn.b_O", in.take(src + "attention.dense.bias", d));
-            w.put(dst + "ln2.w", in.take(src + "post_attention_layernorm.weight", d));
-            w.put(dst + "ln2.b", in.take(src + "post_attention_layernorm.bias", d));
+            layerNorm(w, dst + "ln2", in, src + "post_attention_layernorm", d);
             w.put(dst + "mlp.W_in", rightMultiplied(in.take(src + "mlp.dense_h_to_4h.weight", m, d)));
             w.put(dst + "mlp.b_in", in.take(src + "mlp.dense_h_to_4h.bias", m));
             w.put(dst + "mlp.W_out", rightMultiplied(in.take(src + "mlp.dense_4h_to_h.weight", d, m)));
             w.put(dst + "mlp.b_out", in.take(src + "mlp.dense_4h_to_h.bias", d));
         }
-        w.put("ln_final.w", in.take("gpt_neox.final_layer_norm.weight", d));
-        w.put("ln_final.b", in.take("gpt_neox.final_layer_norm.bias", d));
+        layerNorm(w, "ln_final", in, "gpt_neox.final_layer_norm", d);
         NDArray head = hf.bool("tie_word_embeddings", false) ? w.get("embed.W_E") : in.take("embed_out.weight", cfg.dVocabOut(), d);
         w.put("unembed.W_U", rightMultiplied(head));
         w.put("unembed.b_U", TlShapes.zeros(head, cfg.dVocabOut()));

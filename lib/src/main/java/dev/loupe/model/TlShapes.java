@@ -3,6 +3,11 @@ package dev.loupe.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 
+import dev.loupe.load.HfWeights;
+import dev.loupe.load.ModelFileException;
+
+import java.util.Map;
+
 /**
  * Hugging Face's linear layers (weight [out, in], y = x Wᵀ) in TransformerLens's shapes, which multiply on the
  * right and keep attention weights per head.
@@ -24,6 +29,12 @@ final class TlShapes {
     /** A linear layer [out, in] as [in, out]. */
     static NDArray rightMultiplied(NDArray w) {
         return w.transpose();
+    }
+
+    /** A LayerNorm's HF {@code prefix.weight} and {@code prefix.bias} as TransformerLens's {@code name.w} and {@code name.b}. */
+    static void layerNorm(Map<String, NDArray> w, String name, HfWeights in, String prefix, long d) throws ModelFileException {
+        w.put(name + ".w", in.take(prefix + ".weight", d));
+        w.put(name + ".b", in.take(prefix + ".bias", d));
     }
 
     /** A bias the family does not have, as TransformerLens keeps it: zeros. */
