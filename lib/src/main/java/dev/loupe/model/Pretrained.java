@@ -112,8 +112,10 @@ public final class Pretrained {
         if (own.isPresent()) {
             return model.withTokenizer(own.get());
         }
+        boolean gpt2 = entry.map(e -> e.repoId().startsWith("openai-community/gpt2") || e.repoId().equals("distilbert/distilgpt2"))
+                .orElse(false); // another family's ids would be decoded as GPT-2's: better no tokenizer than a wrong one
         boolean fits = Gpt2Tokenizer.bundled().vocabSize() <= model.config().dVocab();
-        return entry.isPresent() && fits ? model.withTokenizer(Gpt2Tokenizer.bundled()) : model;
+        return gpt2 && fits ? model.withTokenizer(Gpt2Tokenizer.bundled()) : model;
     }
 
     public static HookedTransformer loadFolder(String name, Path dir, LoadOptions options) throws IOException {

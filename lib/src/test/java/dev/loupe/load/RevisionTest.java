@@ -50,6 +50,22 @@ class RevisionTest {
     }
 
     @Test
+    void onlyGpt2sOwnRepositoriesFallBackToTheBundledGpt2Tokenizer() throws IOException {
+        dev.loupe.model.ModelConfig big = dev.loupe.model.ModelConfig.builder().nLayers(1).dModel(8).nHeads(2).dVocab(50304)
+                .nCtx(16).build(); // a vocabulary GPT-2's tokenizer fits in, as Pythia's does
+        for (String repo : new String[] {"EleutherAI/pythia-70m", "openai-community/gpt2"}) {
+            Path snapshot = Files.createDirectories(cache.resolve("models--" + repo.replace("/", "--")).resolve("snapshots")
+                    .resolve("c".repeat(40)));
+            HookedTransformer.create(big, 1).save(snapshot); // no tokenizer files in the folder
+            Files.createDirectories(snapshot.getParent().resolveSibling("refs"));
+            Files.writeString(snapshot.getParent().resolveSibling("refs").resolve("main"), "c".repeat(40));
+        }
+        Hub offline = new Hub(cache, null, null, true, Progress.none());
+        assertTrue(Pretrained.fromPretrained("pythia-70m", LoadOptions.defaults(), offline).tokenizer().isEmpty());
+        assertTrue(Pretrained.fromPretrained("gpt2", LoadOptions.defaults(), offline).tokenizer().isPresent());
+    }
+
+    @Test
     void theNamesTransformerLensUsersTypeAreKnown() {
         for (String name : new String[] {"pythia-70m", "pythia-160m-deduped", "gpt-neo-125M", "tiny-stories-33M", "Llama-3.2-1B",
             "Qwen2.5-0.5B", "Qwen3-0.6B", "gemma-2-2b", "gemma-3-270m", "gpt-j-6B", "Mistral-7B-v0.1"}) {
