@@ -113,4 +113,27 @@ class IoiOrganismTest {
             }
         }
     }
+
+    /** The class rules on the committed model: its dominant head is labelled by what it does, and labels hold on two samples. */
+    @Test
+    void theCommittedModelsDominantHeadIsLabelledOnceAndStably() {
+        HookedTransformer model = HookedTransformer.fromPretrained("loupe/ioi-organism");
+        IoiDataset a = IoiDataset.of(model, IoiOrganism.heldOutTemplates().sample(100, 1));
+        IoiDataset b = IoiDataset.of(model, IoiOrganism.heldOutTemplates().sample(100, 3));
+        IoiCircuit.Search first = IoiCircuit.search(model, a, a.corrupted(IoiDataset.Corruption.ABC, IoiTemplates.NAMES, 2), IoiCircuit.Rules.DEFAULT);
+        IoiCircuit.Search second = IoiCircuit.search(model, b, b.corrupted(IoiDataset.Corruption.ABC, IoiTemplates.NAMES, 4), IoiCircuit.Rules.DEFAULT);
+        IoiCircuit.Stability stable = IoiCircuit.stable(first, second);
+        System.out.println("ioi-organism: " + first + "\n  " + second + "\n  " + stable);
+        System.out.println(first.headTable());
+        System.out.println(first.ranked(6, IoiCircuit.Rules.DEFAULT));
+        Head dominant = first.dominantHead();
+        assertEquals(dominant, second.dominantHead());
+        String label = first.labels().get(dominant).label();
+        System.out.println("ioi-organism: dominant head " + dominant + " " + label);
+        assertTrue(label.contains("suppression"), dominant + " is " + label);
+        assertTrue(stable.classes().get(label).contains(dominant));
+        assertTrue(first.classes().get("induction").stream().allMatch(h -> h.layer() > 0));
+        assertFalse(first.classes().getOrDefault("negative name mover", List.of()).contains(new Head(2, 6)),
+                "2.6 attends 0.0002 to the IO");
+    }
 }
