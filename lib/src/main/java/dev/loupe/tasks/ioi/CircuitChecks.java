@@ -3,7 +3,7 @@ package dev.loupe.tasks.ioi;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 
-import dev.loupe.cache.ActivationCache;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.display.Displayable;
 import dev.loupe.display.MimeBundle;
 import dev.loupe.display.TableView;

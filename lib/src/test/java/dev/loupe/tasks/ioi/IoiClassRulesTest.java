@@ -3,7 +3,7 @@ package dev.loupe.tasks.ioi;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
-import dev.loupe.cache.ActivationCache;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.hook.Hook;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
