@@ -376,6 +376,9 @@ public final class Chart extends Plotted {
             s.setMarkerColor(colour).setMarker(kind == Kind.LINES ? SeriesMarkers.NONE : SeriesMarkers.CIRCLE);
         }
         addMarkers(chart);
+        if (!logX) {
+            niceXRange(st);
+        }
         return chart;
     }
 
@@ -407,6 +410,33 @@ public final class Chart extends Plotted {
     }
 
     private static final String MARKER_COLOUR = "#555555";
+
+    /**
+     * XChart starts its x ticks at the smallest x (ticks at 0.1024, 1.3312, ...): the axis runs from and to multiples
+     * of a round step instead, so that the ticks fall on round numbers.
+     */
+    private void niceXRange(org.knowm.xchart.style.XYStyler st) {
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = Double.NEGATIVE_INFINITY;
+        for (Series s : series) {
+            for (double v : shown(s)[0]) {
+                lo = Math.min(lo, v);
+                hi = Math.max(hi, v);
+            }
+        }
+        if (!(hi > lo)) {
+            return;
+        }
+        double step = Math.pow(10, Math.floor(Math.log10(hi - lo)) - 1);
+        for (double m : new double[] {2, 2.5, 2, 2}) { // 1, 2, 5, 10, 20 times a power of ten: about 10 steps or fewer
+            if ((hi - lo) / step <= 10) {
+                break;
+            }
+            step *= m;
+        }
+        st.setXAxisMin(Math.floor(lo / step) * step);
+        st.setXAxisMax(Math.ceil(hi / step) * step);
+    }
 
     /** Height of the chart below the title. */
     private int chartHeight() {
