@@ -24,6 +24,11 @@ import tech.tablesaw.api.Table;
  */
 public record PatchingResult(String title, NDArray values, List<String> axes, List<List<String>> labels) implements Displayable {
 
+    /** The metric at one cell, one index per axis: {@code sweep.at(layer, pos)}, as TransformerLens's {@code result[l, p].item()}. */
+    public double at(long... indices) {
+        return dev.loupe.tensor.Tensors.item(values, indices);
+    }
+
     /** One row per cell: a column per axis with its label, and {@code value}. */
     public Table toTable() {
         double[] v = values.toType(DataType.FLOAT64, false).toDoubleArray();
