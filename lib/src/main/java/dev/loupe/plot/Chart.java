@@ -379,6 +379,9 @@ public final class Chart extends Plotted {
         if (!logX) {
             niceXRange(st);
         }
+        // Evenly spaced x values (0, 1, 2, ...) make XChart put ticks on data values as close as this hint allows: its
+        // default let "12151821" run together; 60 pixels leave room for a label like "10,000" and a gap.
+        st.setXAxisTickMarkSpacingHint(60);
         return chart;
     }
 
