@@ -57,8 +57,10 @@ public record PatchingResult(String title, NDArray values, List<String> axes, Li
         // The heatmap (labelled axes, diverging scale, hover values) is dev.loupe.plot's; the wide table follows it.
         Heatmap heatmap = Plot.heatmap(this);
         Table wide = Tables.fromArray(values.toType(DataType.FLOAT64, false), labels.get(0), labels.get(1));
-        String html = heatmap.html() + TableView.bundle(wide).data().get(MimeBundle.HTML);
-        return bundle.withHtml(html).withPng(heatmap.png());
+        // The heatmap's own notebook bundle: its PNG travels once, as image/png, not again inside the HTML.
+        MimeBundle figure = heatmap.mimeBundle();
+        String html = figure.data().get(MimeBundle.HTML) + TableView.bundle(wide).data().get(MimeBundle.HTML);
+        return bundle.withHtml(html).withPng(java.util.Base64.getDecoder().decode(figure.data().get(MimeBundle.PNG)));
     }
 
     @Override
