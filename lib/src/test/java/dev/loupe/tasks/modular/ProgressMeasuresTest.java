@@ -84,7 +84,7 @@ class ProgressMeasuresTest {
     void keyFrequenciesAreTheFewestCarryingTheShare() {
         ModularAddition task = new ModularAddition(P, 0.5, 0);
         HookedTransformer model = HookedTransformer.create(task.modelConfig(DataType.FLOAT64, 0).toBuilder()
-                .dModel(2).nHeads(1).dHead(2).dMlp(4).build());
+                .dModel(2).nHeads(1).nKeyValueHeads(1).dHead(2).dMlp(4).build());
         double[] e = new double[(P + 1) * 2];
         for (int x = 0; x < P; x++) {
             e[2 * x] = 3 * Math.cos(w(2) * x) / Math.sqrt(P / 2.0) + 0.1 * Math.cos(w(3) * x) / Math.sqrt(P / 2.0);
@@ -107,7 +107,7 @@ class ProgressMeasuresTest {
         int p = 11;
         ModularAddition task = new ModularAddition(p, 0.4, 3);
         HookedTransformer model = HookedTransformer.create(task.modelConfig(DataType.FLOAT64, 4).toBuilder()
-                .dModel(16).nHeads(2).dHead(8).dMlp(24).initRange(0.5).build());
+                .dModel(16).nHeads(2).nKeyValueHeads(2).dHead(8).dMlp(24).initRange(0.5).build());
         int[] key = {2, 5};
         ActivationCache cache = model.runWithCache(task.allTokens());
         int n = p * p;
