@@ -379,8 +379,8 @@ public final class Chart extends Plotted {
         if (!logX) {
             niceXRange(st);
         }
-        // Evenly spaced x values (0, 1, 2, ...) make XChart put ticks on data values as close as this hint allows: its
-        // default let "12151821" run together; 60 pixels leave room for a label like "10,000" and a gap.
+        // More room between x ticks than XChart's default. Known defect: on evenly spaced integer x (0, 1, ..., 99) XChart
+        // still puts labels on data values with no gap ("12151821"), whatever this hint says.
         st.setXAxisTickMarkSpacingHint(60);
         return chart;
     }
