@@ -1,5 +1,7 @@
 // Run before the first cell of every Loupe notebook, and by ./loupe jshell: the public API in scope.
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -21,6 +23,7 @@ import dev.loupe.hook.ActNames;
 import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookFn;
 import dev.loupe.hook.HookPoint;
+import dev.loupe.load.BundledModels;
 import dev.loupe.load.LoadOptions;
 import dev.loupe.load.ModelRegistry;
 import dev.loupe.load.Safetensors;
@@ -37,6 +40,8 @@ import dev.loupe.patching.PathPatching;
 import dev.loupe.patching.PathPatching.Head;
 import dev.loupe.patching.Patching;
 import dev.loupe.patching.PatchingResult;
+import dev.loupe.tasks.induction.AttnOnly2l;
+import dev.loupe.tasks.induction.InductionMetrics;
 import dev.loupe.tasks.ioi.Gpt2IoiFigures;
 import dev.loupe.tasks.ioi.IoiCircuit;
 import dev.loupe.tasks.ioi.IoiDataset;
@@ -56,6 +61,7 @@ import dev.loupe.tokenize.Gpt2Tokenizer;
 import dev.loupe.train.AdamW;
 import dev.loupe.train.Grokfast;
 import dev.loupe.train.LrSchedule;
+import dev.loupe.train.RecurringSpans;
 import dev.loupe.train.Trainer;
 import dev.loupe.train.TrainingLog;
 // display(x) shows x now and returns an id; Display.update(id, y) replaces it in place (progress, live curves).

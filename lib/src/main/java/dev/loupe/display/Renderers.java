@@ -6,7 +6,6 @@ import java.awt.image.RenderedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.Base64;
 
 import javax.imageio.ImageIO;
 
@@ -34,8 +33,6 @@ final class Renderers {
             throw new UncheckedIOException(e);
         }
         String text = "image " + image.getWidth() + "×" + image.getHeight();
-        String html = "<img alt=\"" + text + "\" src=\"data:image/png;base64,"
-                + Base64.getEncoder().encodeToString(png.toByteArray()) + "\">";
-        return MimeBundle.text(text).withHtml(html).withPng(png.toByteArray());
+        return MimeBundle.text(text).withPng(png.toByteArray());   // the PNG once: no HTML copy of it
     }
 }

@@ -39,6 +39,44 @@ public final class Tables {
         return Table.create(keys, vals);
     }
 
+    /**
+     * A table with a row per record and a column per record component, in declaration order: numbers (int, long,
+     * double, ...) as numeric columns, anything else as text. In a notebook, {@code record Row(String head, double
+     * effect) {}} and a list of rows make a table in two lines.
+     */
+    public static Table of(List<? extends Record> rows) {
+        if (rows.isEmpty()) {
+            throw new IllegalArgumentException("Tables.of needs at least one record, to know the columns; got an empty list");
+        }
+        java.lang.reflect.RecordComponent[] components = rows.get(0).getClass().getRecordComponents();
+        Table table = Table.create(rows.get(0).getClass().getSimpleName());
+        for (java.lang.reflect.RecordComponent c : components) {
+            List<Object> values = new ArrayList<>();
+            for (Record r : rows) {
+                try {
+                    values.add(c.getAccessor().invoke(r));
+                } catch (ReflectiveOperationException e) {
+                    throw new IllegalStateException("cannot read " + c.getName() + " of " + r, e);
+                }
+            }
+            boolean numeric = values.stream().allMatch(v -> v == null || v instanceof Number);
+            if (numeric) {
+                DoubleColumn column = DoubleColumn.create(c.getName());
+                values.forEach(v -> {
+                    if (v == null) {
+                        column.appendMissing();
+                    } else {
+                        column.append(((Number) v).doubleValue());
+                    }
+                });
+                table.addColumns(column);
+            } else {
+                table.addColumns(StringColumn.create(c.getName(), values.stream().map(String::valueOf).toList()));
+            }
+        }
+        return table;
+    }
+
     /** A 1-D array [n] with a label per element: columns {@code label} and {@code value}. */
     public static Table fromArray(NDArray values, List<String> labels) {
         Shape s = values.getShape();

@@ -25,6 +25,11 @@ import tech.tablesaw.api.Table;
  */
 public record PatchingResult(String title, NDArray values, List<String> axes, List<List<String>> labels) implements Displayable, AsHeatmap {
 
+    /** The metric at one cell, one index per axis: {@code sweep.at(layer, pos)}, as TransformerLens's {@code result[l, p].item()}. */
+    public double at(long... indices) {
+        return dev.loupe.tensor.Tensors.item(values, indices);
+    }
+
     /** One row per cell: a column per axis with its label, and {@code value}. */
     public Table toTable() {
         double[] v = values.toType(DataType.FLOAT64, false).toDoubleArray();
@@ -62,8 +67,10 @@ public record PatchingResult(String title, NDArray values, List<String> axes, Li
         // The heatmap (labelled axes, diverging scale, hover values) is dev.loupe.plot's; the wide table follows it.
         Heatmap heatmap = heatmap();
         Table wide = Tables.fromArray(values.toType(DataType.FLOAT64, false), labels.get(0), labels.get(1));
-        String html = heatmap.html() + TableView.bundle(wide).data().get(MimeBundle.HTML);
-        return bundle.withHtml(html).withPng(heatmap.png());
+        // The heatmap's own notebook bundle: its PNG travels once, as image/png, not again inside the HTML.
+        MimeBundle figure = heatmap.mimeBundle();
+        String html = figure.data().get(MimeBundle.HTML) + TableView.bundle(wide).data().get(MimeBundle.HTML);
+        return bundle.withHtml(html).withPng(java.util.Base64.getDecoder().decode(figure.data().get(MimeBundle.PNG)));
     }
 
     @Override

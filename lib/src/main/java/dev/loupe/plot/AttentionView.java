@@ -130,7 +130,7 @@ public final class AttentionView extends Figure {
         if (onlyHead >= 0) {
             return 0;
         }
-        return layers.length > 1 ? Math.max(32, Math.min(64, nk)) : Math.max(48, Math.min(96, nk * 2));
+        return layers.length > 1 ? Math.max(32, Math.min(64, nk)) : Math.max(48, Math.min(240, nk * 2));
     }
 
     @Override
@@ -245,7 +245,8 @@ public final class AttentionView extends Figure {
     @Override
     public dev.loupe.display.MimeBundle mimeBundle() {
         byte[] png = png();
-        return dev.loupe.display.MimeBundle.text(text()).withHtml(html(png)).withPng(png);
+        // The PNG once, as image/png: the HTML draws the view from the pattern and does not carry the PNG again.
+        return dev.loupe.display.MimeBundle.text(text()).withHtml(html(null)).withPng(png);
     }
 
     private String html(byte[] png) {
@@ -270,7 +271,7 @@ public final class AttentionView extends Figure {
                 + "\" data-causal=\"" + (causal ? 1 : 0) + "\" data-thumb=\"" + Math.max(thumb(), 40)
                 + "\" data-tokens=\"" + Html.escape(tokensJson.toString()) + "\" data-pattern=\""
                 + Base64.getEncoder().encodeToString(encoded()) + "\">"
-                + "<img class=\"loupe-attn-static\" alt=\"" + Html.escape(text()) + "\" src=\"" + dataUri(png) + "\">"
+                + (png == null ? "" : "<img class=\"loupe-attn-static\" alt=\"" + Html.escape(text()) + "\" src=\"" + dataUri(png) + "\">")
                 + "<div class=\"loupe-attn-live\" style=\"display:none\"></div>"
                 + script(id, SCRIPT) + "</div>";
     }
@@ -359,6 +360,6 @@ if(q>=0&&q<NQ&&k>=0&&k<NK){draw(q,k);info.innerHTML=esc(show(T[q+OFF]))+" ("+(q+
 draw(null,null);});
 cv.addEventListener("mouseleave",function(){draw(null,null);info.innerHTML="&nbsp;";});
 if(M>1)live.appendChild(grid);live.appendChild(big);select(0);
-st.style.display="none";live.style.display="block";
+if(st)st.style.display="none";live.style.display="block";
 """;
 }

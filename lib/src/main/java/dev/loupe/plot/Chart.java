@@ -12,6 +12,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
+import org.knowm.xchart.AnnotationLine;
+import org.knowm.xchart.AnnotationText;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYSeries;
@@ -65,6 +67,9 @@ public final class Chart extends Plotted {
         }
     }
 
+    /** A vertical line across the plot at {@code x}, labelled: a phase boundary, a change of data, a step. */
+    public record Mark(double x, String label) {}
+
     enum Kind { LINES, SCATTER, BAR }
 
     static final int[] PALETTE = {0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x7f7f7f};
@@ -83,6 +88,7 @@ public final class Chart extends Plotted {
     private String yAxis = "";
     private boolean logX;
     private boolean logY;
+    private final List<Mark> markers = new ArrayList<>();
 
     Chart(Kind kind, List<Series> series, List<String> barLabels) {
         this.kind = kind;
@@ -106,6 +112,20 @@ public final class Chart extends Plotted {
         return this;
     }
 
+    /**
+     * A vertical line at {@code x} with its label: drawn on the plot, not as a series (no legend entry, no hover, no
+     * effect on the y range).
+     */
+    public Chart marker(double x, String label) {
+        markers.add(new Mark(x, label == null ? "" : label));
+        return this;
+    }
+
+    /** The vertical markers, in order. */
+    public List<Mark> markers() {
+        return List.copyOf(markers);
+    }
+
     /** Logarithmic x axis (non-positive x values are left out). */
     public Chart logX() {
         this.logX = true;
@@ -116,6 +136,27 @@ public final class Chart extends Plotted {
     public Chart logY() {
         this.logY = true;
         return this;
+    }
+
+    /**
+     * Whether the PNG's y axis is logarithmic: as asked, unless the positive values span less than a factor of 10, where
+     * XChart's log axis (it labels powers of ten) would have no labelled tick; plotly's interactive view stays log.
+     */
+    boolean logYShown() {
+        if (!logY) {
+            return false;
+        }
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = 0;
+        for (Series s : series) {
+            for (double v : s.y) {
+                if (Double.isFinite(v) && v > 0) {
+                    lo = Math.min(lo, v);
+                    hi = Math.max(hi, v);
+                }
+            }
+        }
+        return !(hi > 0) || hi / lo >= 10;
     }
 
     /** A series' points that its axes can show (finite, and positive on a log axis), as {x, y} columns. */
@@ -194,9 +235,11 @@ public final class Chart extends Plotted {
         return axis.isEmpty() ? fallback : axis;
     }
 
+    /** Wide enough for the title, and for bars at least 12 pixels apart so that every bar's label shows. */
     @Override
     int width() {
-        return W;
+        int bars = kind == Kind.BAR && !series.isEmpty() ? 80 + 12 * series.get(0).y.length : 0;
+        return Math.max(W, Math.max(bars, Static.titleWidth(title)));
     }
 
     @Override
@@ -261,6 +304,42 @@ public final class Chart extends Plotted {
                 .build();
         JsonObject l = new JsonObject();
         l.add("title", Heatmap.titleJson(title, 0.01));
+        if (!markers.isEmpty()) {
+            JsonArray shapes = new JsonArray();
+            JsonArray notes = new JsonArray();
+            for (int i = 0; i < markers.size(); i++) {
+                Mark m = markers.get(i);
+                JsonObject shape = new JsonObject();
+                shape.addProperty("type", "line");
+                shape.addProperty("xref", "x");
+                shape.addProperty("yref", "paper");
+                shape.addProperty("x0", m.x());
+                shape.addProperty("x1", m.x());
+                shape.addProperty("y0", 0);
+                shape.addProperty("y1", 1);
+                JsonObject line = new JsonObject();
+                line.addProperty("color", MARKER_COLOUR);
+                line.addProperty("width", 1);
+                line.addProperty("dash", "dash");
+                shape.add("line", line);
+                shapes.add(shape);
+                JsonObject note = new JsonObject();
+                note.addProperty("x", m.x());
+                note.addProperty("xref", "x");
+                note.addProperty("y", 1 - 0.06 * i);
+                note.addProperty("yref", "paper");
+                note.addProperty("xanchor", "left");
+                note.addProperty("showarrow", false);
+                note.addProperty("text", plotlyText(" " + m.label()));
+                JsonObject font = new JsonObject();
+                font.addProperty("size", 10);
+                font.addProperty("color", MARKER_COLOUR);
+                note.add("font", font);
+                notes.add(note);
+            }
+            l.add("shapes", shapes);
+            l.add("annotations", notes);
+        }
         l.add("xaxis", Heatmap.axisJson(kind == Kind.BAR ? "" : xAxis, kind == Kind.BAR ? -90 : 0));
         l.add("yaxis", Heatmap.axisJson(yAxis, 0));
         JsonObject extra = new JsonObject();
@@ -273,13 +352,12 @@ public final class Chart extends Plotted {
         if (kind == Kind.BAR) {
             return barChart();
         }
-        XYChart chart = new XYChart(width(), height());
-        chart.setTitle(title);
+        XYChart chart = new XYChart(width(), chartHeight());
         chart.setXAxisTitle(xAxis);
         chart.setYAxisTitle(yAxis);
         var st = chart.getStyler();
         Static.style(st);
-        st.setXAxisLogarithmic(logX).setYAxisLogarithmic(logY);
+        st.setXAxisLogarithmic(logX).setYAxisLogarithmic(logYShown());
         st.setLegendVisible(series.size() > 1);
         st.setDefaultSeriesRenderStyle(kind == Kind.LINES ? XYSeries.XYSeriesRenderStyle.Line : XYSeries.XYSeriesRenderStyle.Scatter);
         Set<String> names = new HashSet<>();
@@ -297,13 +375,19 @@ public final class Chart extends Plotted {
             s.setLineColor(colour).setLineWidth(1.5f);
             s.setMarkerColor(colour).setMarker(kind == Kind.LINES ? SeriesMarkers.NONE : SeriesMarkers.CIRCLE);
         }
+        addMarkers(chart);
+        if (!logX) {
+            niceXRange(st);
+        }
+        // More room between x ticks than XChart's default. Known defect: on evenly spaced integer x (0, 1, ..., 99) XChart
+        // still puts labels on data values with no gap ("12151821"), whatever this hint says.
+        st.setXAxisTickMarkSpacingHint(60);
         return chart;
     }
 
     /** Positive bars red and negative ones blue: two stacked series, each zero where the other has the bar. */
     private CategoryChart barChart() {
-        CategoryChart chart = new CategoryChart(width(), height());
-        chart.setTitle(title);
+        CategoryChart chart = new CategoryChart(width(), chartHeight());
         chart.setYAxisTitle(yAxis);
         var st = chart.getStyler();
         Static.style(st);
@@ -312,6 +396,7 @@ public final class Chart extends Plotted {
         st.setStacked(true);
         st.setXAxisLabelRotation(90);
         st.setPlotGridVerticalLinesVisible(false);
+        st.setXAxisTickMarkSpacingHint(10); // bars are 12 pixels apart or more: every label shows
         Series s = series.get(0);
         List<Double> up = new ArrayList<>();
         List<Double> down = new ArrayList<>();
@@ -327,9 +412,100 @@ public final class Chart extends Plotted {
         return chart;
     }
 
+    private static final String MARKER_COLOUR = "#555555";
+
+    /**
+     * XChart starts its x ticks at the smallest x (ticks at 0.1024, 1.3312, ...): the axis runs from and to multiples
+     * of a round step instead, so that the ticks fall on round numbers.
+     */
+    private void niceXRange(org.knowm.xchart.style.XYStyler st) {
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = Double.NEGATIVE_INFINITY;
+        for (Series s : series) {
+            for (double v : shown(s)[0]) {
+                lo = Math.min(lo, v);
+                hi = Math.max(hi, v);
+            }
+        }
+        if (!(hi > lo)) {
+            return;
+        }
+        double step = Math.pow(10, Math.floor(Math.log10(hi - lo)) - 1);
+        for (double m : new double[] {2, 2.5, 2, 2}) { // 1, 2, 5, 10, 20 times a power of ten: about 10 steps or fewer
+            if ((hi - lo) / step <= 10) {
+                break;
+            }
+            step *= m;
+        }
+        st.setXAxisMin(Math.floor(lo / step) * step);
+        st.setXAxisMax(Math.ceil(hi / step) * step);
+    }
+
+    /** Height of the chart below the title. */
+    private int chartHeight() {
+        return height() - (title.isEmpty() ? 0 : Static.TITLE_H);
+    }
+
+    /**
+     * The markers as XChart annotations: a dashed line each, its label at the top of the plot just right of it, each
+     * label a line lower than the one before so that close markers' labels do not overlap.
+     */
+    private void addMarkers(XYChart chart) {
+        if (markers.isEmpty()) {
+            return;
+        }
+        var st = chart.getStyler();
+        st.setAnnotationLineColor(new Color(0x555555));
+        st.setAnnotationLineStroke(new java.awt.BasicStroke(1f, java.awt.BasicStroke.CAP_BUTT, java.awt.BasicStroke.JOIN_MITER,
+                10f, new float[] {4f, 3f}, 0f));
+        st.setAnnotationTextFont(Drawing.FONT.deriveFont(10f));
+        st.setAnnotationTextFontColor(new Color(0x555555));
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = Double.NEGATIVE_INFINITY;
+        for (Series s : series) {
+            double[][] pts = shown(s);
+            for (double v : pts[1]) {
+                lo = Math.min(lo, v);
+                hi = Math.max(hi, v);
+            }
+        }
+        if (!(hi >= lo)) {
+            return;
+        }
+        boolean log = logYShown();
+        for (int i = 0; i < markers.size(); i++) {
+            Mark m = markers.get(i);
+            chart.addAnnotation(new AnnotationLine(m.x(), true, false));
+            double t = 1 - 0.07 * i;
+            double y = log ? Math.pow(10, Math.log10(lo) + t * (Math.log10(hi) - Math.log10(lo))) : lo + t * (hi - lo);
+            // XChart centres the text on (x, y): a label wide w starts half of it right of the line
+            double shift = (Drawing.textWidth(m.label()) / 2 + 3) * (axisSpan() / (width() - 90.0));
+            chart.addAnnotation(new AnnotationText(m.label(), logX ? m.x() * Math.pow(10, shift) : m.x() + shift, y, false));
+        }
+    }
+
+    /** The x range shown, in axis units (log10 units on a log axis): to turn pixels into x offsets roughly. */
+    private double axisSpan() {
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = Double.NEGATIVE_INFINITY;
+        for (Series s : series) {
+            for (double v : shown(s)[0]) {
+                double t = logX ? Math.log10(v) : v;
+                lo = Math.min(lo, t);
+                hi = Math.max(hi, t);
+            }
+        }
+        for (Mark m : markers) {
+            double t = logX ? Math.log10(m.x()) : m.x();
+            lo = Math.min(lo, t);
+            hi = Math.max(hi, t);
+        }
+        return hi > lo ? hi - lo : 1;
+    }
+
     @Override
     void paint(Graphics2D g) {
-        chart().paint(g, width(), height());
+        Static.titled(g, title, below -> chart().paint(below, width(), chartHeight()));
     }
 
     @Override
@@ -341,6 +517,7 @@ public final class Chart extends Plotted {
         };
         int points = series.stream().mapToInt(s -> s.y.length).sum();
         return what + (title.isEmpty() ? "" : " \"" + title + "\"") + ": " + series.size() + " series, " + points
-                + " points" + (logX ? ", log x" : "") + (logY ? ", log y" : "");
+                + " points" + (markers.isEmpty() ? "" : ", " + markers.size() + " marker" + (markers.size() > 1 ? "s" : ""))
+                + (logX ? ", log x" : "") + (logY ? ", log y" + (logYShown() ? "" : " (the PNG's linear: values within 10×)") : "");
     }
 }

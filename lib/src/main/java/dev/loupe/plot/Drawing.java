@@ -21,13 +21,15 @@ import java.util.Locale;
 final class Drawing {
 
     static final Font FONT = new Font(Font.SANS_SERIF, Font.PLAIN, 11);
-    private static final FontMetrics METRICS;
+    private static final FontMetrics METRICS = metrics(FONT);
 
-    static {
+    /** A font's measure, as drawn into the figures' images. */
+    static FontMetrics metrics(Font font) {
         BufferedImage img = new BufferedImage(1, 1, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
-        METRICS = g.getFontMetrics(FONT);
+        FontMetrics m = g.getFontMetrics(font);
         g.dispose();
+        return m;
     }
 
     enum Anchor { START, MIDDLE, END }

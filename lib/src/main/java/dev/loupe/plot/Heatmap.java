@@ -192,7 +192,7 @@ public final class Heatmap extends Plotted {
         Shown s = shown();
         // XChart needs room for its axes and colour bar even around a grid of one cell.
         return (int) Math.max(Math.ceil(left(s) + Math.max(s.grid[0].length * shownCell(s), 100) + right()),
-                Drawing.textWidth(title) + 20);
+                Static.titleWidth(title));
     }
 
     @Override
@@ -312,7 +312,6 @@ public final class Heatmap extends Plotted {
     HeatMapChart chart(int width, int height) {
         Shown s = shown();
         HeatMapChart chart = new HeatMapChart(width, height, Styler.ChartTheme.XChart); // the plain constructor sets no theme
-        chart.setTitle(title);
         chart.setXAxisTitle(colAxis);
         chart.setYAxisTitle(rowAxis);
         var st = chart.getStyler();
@@ -357,7 +356,13 @@ public final class Heatmap extends Plotted {
 
     @Override
     void paint(Graphics2D g) {
-        chart(width(), height()).paint(g, width(), height());
+        paint(g, width(), height());
+    }
+
+    /** The title in a band at the top (drawn by Loupe: XChart centres and cuts it), the grid below. */
+    void paint(Graphics2D g, int width, int height) {
+        int below = height - (title.isEmpty() ? 0 : Static.TITLE_H);
+        Static.titled(g, title, b -> chart(width, below).paint(b, width, below));
     }
 
     static String clip(String s) {
@@ -434,7 +439,7 @@ public final class Heatmap extends Plotted {
             int x = 0;
             for (Heatmap p : panels) {
                 Graphics2D sub = (Graphics2D) g.create(x, 0, p.width(), height());
-                p.chart(p.width(), height()).paint(sub, p.width(), height());
+                p.paint(sub, p.width(), height());
                 sub.dispose();
                 x += p.width();
             }

@@ -119,15 +119,20 @@ abstract class Plotted extends Figure {
         return html(png(), PlotlyJs.source(), false);
     }
 
+    /**
+     * The PNG once, as the bundle's image/png (what GitHub and other static viewers show); the HTML carries the plotly
+     * view only, not the PNG again. A build without plotly.js has no interactive view: its HTML is the PNG.
+     */
     @Override
     public MimeBundle mimeBundle() {
         byte[] png = png();
-        return MimeBundle.text(text()).withHtml(html(png, PlotlyJs.source(), true)).withPng(png);
+        String library = PlotlyJs.source();
+        return MimeBundle.text(text()).withHtml(library == null ? html(png, null, true) : html(null, library, true)).withPng(png);
     }
 
     /**
-     * The PNG, and (when {@code library} is not null) the plotly view that replaces it: in a notebook the library comes
-     * once per session, on a saved page always.
+     * The PNG (unless {@code png} is null: a notebook output has it as its image/png), and (when {@code library} is not
+     * null) the plotly view that replaces it: in a notebook the library comes once per session, on a saved page always.
      */
     String html(byte[] png, String library, boolean notebook) {
         String id = newId("plotly").replace('-', '_'); // tablesaw-jsplot makes a JS variable of the div's name
@@ -135,9 +140,11 @@ abstract class Plotted extends Figure {
         if (library != null) {
             b.append(notebook ? PlotlyJs.sessionLoader(library) : PlotlyJs.loader(library));
         }
-        b.append("<div id=\"").append(id).append("\" class=\"loupe-plotly\" style=\"font-family:sans-serif;font-size:11px;color:#777\">")
-                .append("<img class=\"loupe-plotly-static\" alt=\"").append(Html.escape(text())).append("\" src=\"")
-                .append(dataUri(png)).append("\">");
+        b.append("<div id=\"").append(id).append("\" class=\"loupe-plotly\" style=\"font-family:sans-serif;font-size:11px;color:#777\">");
+        if (png != null) {
+            b.append("<img class=\"loupe-plotly-static\" alt=\"").append(Html.escape(text())).append("\" src=\"")
+                    .append(dataUri(png)).append("\">");
+        }
         if (library == null) {
             return b.append("<div>static image: this build has no plotly.js (./loupe fetches it with npm)</div></div>")
                     .toString();
@@ -168,9 +175,9 @@ if(extra.rows){data[0].text=data[0].z.map(function(row,r){return row.map(functio
 Plotly.newPlot(target,data,layout,config);}
 (function wait(tries){
 if(!window.Plotly){if(tries<100){setTimeout(function(){wait(tries+1);},100);}
-else{root.querySelector(".loupe-plotly-note").textContent="static image: plotly.js is not in this page (the first plot of a kernel session carries it); run the cell again for the interactive view";}
+else{root.querySelector(".loupe-plotly-note").textContent=(root.querySelector(".loupe-plotly-static")?"static image: ":"")+"plotly.js is not in this page (the first plot of a kernel session carries it); run the cell again for the interactive view";}
 return;}
-root.querySelector(".loupe-plotly-static").style.display="none";root.querySelector(".loupe-plotly-live").style.display="block";
+var still=root.querySelector(".loupe-plotly-static");if(still)still.style.display="none";root.querySelector(".loupe-plotly-live").style.display="block";
 __PANELS__})(0);
 """;
 

@@ -100,6 +100,12 @@ class TableViewTest {
         assertEquals(" John", fromMap.stringColumn("name").get(1));
         assertEquals(-1.25, fromMap.doubleColumn("value").get(1));
 
+        record Row(String head, int layer, double effect) {}
+        Table rows = Tables.of(List.of(new Row("1.3", 1, -0.899), new Row("2.1", 2, -0.053)));
+        assertEquals(List.of("head", "layer", "effect"), rows.columnNames());
+        assertEquals("2.1", rows.stringColumn("head").get(1));
+        assertEquals(-0.899, rows.doubleColumn("effect").get(0));
+        assertEquals(2.0, rows.doubleColumn("layer").get(1));
         Table oneD = Tables.fromArray(Tensors.ofFloats(new float[] {0.5f, 2f}, new Shape(2)), List.of("a", "b"));
         assertEquals(2.0, oneD.doubleColumn("value").get(1));
 

@@ -174,6 +174,7 @@ class PatchingTest {
             assertEquals(byPos.values().getDouble(1, 5, 2), table.doubleColumn("value").get(row), 0);
             var bundle = Patching.residPre(model, corrupted, cleanCache, metric).mimeBundle();
             assertTrue(bundle.data().containsKey("image/png") && bundle.data().get("text/html").contains("<table"));
+            assertTrue(!bundle.data().get("text/html").contains("data:image/png"), "the PNG travels once, as image/png");
         }
     }
 }

@@ -209,9 +209,10 @@ var pre=document.createElement("pre");pre.id="loupe-check";pre.textContent=JSON.
             assertTrue(!root.getAsJsonObject().get("png").getAsBoolean(), "both outputs went live: " + root);
             assertTrue(root.getAsJsonObject().getAsJsonArray("plots").get(0).getAsJsonObject().get("svg").getAsInt() > 0);
         }
-        // A later output alone (its notebook's first plot output was cleared): the PNG stays, with a note.
+        // A later output alone (its notebook's first plot output was cleared): a note says why (the output's PNG is its
+        // image/png, which the HTML does not repeat).
         JsonObject alone = load(dir, "notebook-without-library", "", second).getAsJsonArray("plotly").get(0).getAsJsonObject();
-        assertTrue(alone.get("png").getAsBoolean(), "the PNG stays");
+        assertTrue(!alone.get("png").getAsBoolean(), "no second copy of the PNG in the HTML");
         assertTrue(alone.get("note").getAsString().contains("plotly.js is not in this page"), alone.toString());
     }
 }

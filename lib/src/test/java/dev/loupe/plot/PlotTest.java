@@ -132,7 +132,8 @@ class PlotTest {
         assertFalse(html.contains("define(") || html.contains("require("), "no AMD");
         String id = attr(html, "id");
         assertTrue(html.contains("getElementById(\"" + id + "\")"), "script finds its own output by id");
-        assertTrue(html.contains("class=\"loupe-attn-static\" alt="), "the PNG is the base");
+        assertFalse(html.contains("data:image/png"), "the notebook output carries its PNG once, as image/png");
+        assertTrue(att.html().contains("class=\"loupe-attn-static\" alt="), "a saved page's PNG is the base");
         assertTrue(html.contains("class=\"loupe-attn-live\" style=\"display:none\""), "live view hidden until JS runs");
         String id2 = attr(att.html(), "id");
         assertFalse(id.equals(id2), "each output gets its own id");

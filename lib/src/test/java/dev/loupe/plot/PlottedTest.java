@@ -229,6 +229,38 @@ class PlottedTest {
     }
 
     @Test
+    void aNotebookOutputCarriesItsPngOnceAsImagePng() {
+        Chart c = Plot.lines(new double[] {1, 2, 3}).title("t");
+        MimeBundle b = c.mimeBundle();
+        assertTrue(b.data().containsKey(MimeBundle.PNG));
+        if (PlotlyJs.source() != null) {
+            assertFalse(b.data().get(MimeBundle.HTML).contains("data:image/png"), "the HTML does not repeat the PNG");
+        }
+    }
+
+    @Test
+    void markersAreLinesNotSeriesAndTitlesFit() {
+        Chart c = Plot.lines(new double[] {1, 2, 3}).marker(1, "a boundary").marker(2, "another");
+        assertEquals(1, c.series().size());
+        assertEquals(2, c.markers().size());
+        assertTrue(c.text().contains("1 series, 3 points, 2 markers"), c.text());
+        String js = c.views().get(0).call("d");
+        assertTrue(js.contains("\"shapes\"") && js.contains("a boundary"), "plotly draws them as shapes with annotations");
+        String longTitle = "a title much longer than the figure would be wide at its usual size of five hundred and sixty pixels";
+        Heatmap h = Plot.heatmap(new double[][] {{1, 2}}, List.of("r"), List.of("a", "b")).title(longTitle);
+        assertTrue(h.width() >= Static.titleWidth(longTitle));
+        assertTrue(Plot.lines(new double[] {1, 2}).title(longTitle).width() >= Static.titleWidth(longTitle));
+    }
+
+    @Test
+    void everyBarKeepsItsLabelAndANarrowLogRangeIsDrawnLinear() {
+        Chart bars = Plot.bar(java.util.stream.IntStream.range(0, 57).mapToObj(i -> "" + i).toList(), new double[57]);
+        assertTrue(bars.width() >= 80 + 12 * 57);
+        assertTrue(Plot.lines(new double[] {10, 20, 30}).logY().text().contains("log y (the PNG's linear: values within 10×)"));
+        assertTrue(Plot.lines(new double[] {1, 20, 300}).logY().text().endsWith("log y"));
+    }
+
+    @Test
     void withoutPlotlyTheHtmlIsThePngAndSaysWhy() {
         Chart c = Plot.lines(new double[] {1, 2, 3});
         byte[] png = c.png();

@@ -64,6 +64,19 @@ public final class Fourier {
     }
 
     /**
+     * What each neuron writes to the logits, in the Fourier basis over the answer c: {@code neuronToLogit} [neurons, p]
+     * (W_out · W_U, the direct path from each neuron to each answer's logit) gives [neurons, (p − 1)/2 + 1], row j the
+     * share of neuron j's squared weight norm in each frequency (index 0 the constant). A neuron of frequency k that
+     * writes cos(w_k(a + b − c)) has its row's mass at k.
+     */
+    public static NDArray outputFrequencyShares(NDArray neuronToLogit) {
+        int p = (int) neuronToLogit.getShape().get(1);
+        NDArray sq = basis(p).matMul(neuronToLogit.toType(DataType.FLOAT64, false).transpose()).square(); // [basis row, neuron]
+        NDArray perFrequency = sq.get("0:1").concat(sq.get("1:").reshape((p - 1) / 2, 2, -1).sum(new int[] {1}), 0); // [k, neuron]
+        return perFrequency.div(perFrequency.sum(new int[] {0}, true)).transpose();
+    }
+
+    /**
      * A function on the grid of pairs, {@code x} [p, p, ...] (values at (a, b)), in the 2-D Fourier basis: [p, p, ...]
      * float64, entry (i, j) the coefficient of basis row i in a times basis row j in b.
      */

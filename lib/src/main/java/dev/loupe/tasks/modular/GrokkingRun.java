@@ -74,25 +74,13 @@ public record GrokkingRun(Path folder, String command, long seed, long epochs, d
     public Chart chart(String... columns) {
         TrainingLog log = metrics();
         List<Chart.Series> series = new ArrayList<>();
-        double lo = Double.POSITIVE_INFINITY;
-        double hi = 0;
         for (String c : columns) {
             series.add(log.series(c));
-            for (double v : log.column(c)) {
-                if (v > 0) {
-                    lo = Math.min(lo, v);
-                    hi = Math.max(hi, v);
-                }
-            }
         }
-        Map<String, Long> marks = new LinkedHashMap<>();
-        marks.put("memorisation ends", phases.memorised());
-        marks.put("circuit formation ends", phases.circuitFormed());
-        marks.put("cleanup ends", phases.cleanedUp());
-        double bottom = lo;
-        double top = hi;
-        marks.forEach((name, epoch) -> series.add(new Chart.Series(name, new double[] {epoch, epoch}, new double[] {bottom, top})));
-        return Plot.lines(series).logY().title(String.join(", ", columns)).axes("epoch", "");
+        return Plot.lines(series).logY().title(String.join(", ", columns)).axes("epoch", "")
+                .marker(phases.memorised(), "memorisation ends")
+                .marker(phases.circuitFormed(), "circuit formation ends")
+                .marker(phases.cleanedUp(), "cleanup ends");
     }
 
     /** The final model. */

@@ -44,6 +44,31 @@ public record NeuronFrequencies(int[] frequency, double[] fraction) {
         return new NeuronFrequencies(frequency, fraction);
     }
 
+    /**
+     * The share of all neurons' variance over the grid (everything but each neuron's constant, summed over neurons) that
+     * lies in the terms of {@code frequencies}: cos/sin(w_k a), cos/sin(w_k b) and their products. Unlike the clusters
+     * (each neuron gets its best frequency, so every neuron is in one), this can be small: it says how much of what the
+     * neurons compute those frequencies account for.
+     */
+    public static double varianceShare(NDArray activations, int p, int[] frequencies) {
+        int d = (int) activations.getShape().get(1);
+        double[] c = Fourier.transform2d(activations.reshape(p, p, d)).square().sum(new int[] {2}).toDoubleArray(); // [i, j]
+        double total = -c[0];
+        for (double v : c) {
+            total += v;
+        }
+        double in = 0;
+        for (int k : frequencies) {
+            int[] rows = {0, 2 * k - 1, 2 * k};
+            for (int i : rows) {
+                for (int j : rows) {
+                    in += i == 0 && j == 0 ? 0 : c[i * p + j];
+                }
+            }
+        }
+        return in / total;
+    }
+
     /** How many neurons compute with each frequency 0 … (p − 1)/2 (0: a dead or constant neuron). */
     public int[] counts(int p) {
         int[] counts = new int[(p - 1) / 2 + 1];

@@ -22,6 +22,33 @@ class ProgressMeasuresTest {
     }
 
     /**
+     * Two neurons: 3·cos(w1·a)·cos(w1·b) (variance 9·(p/2)²/p²·p² = all in frequency 1) and 4·sin(w2·b) (all in frequency 2).
+     * Their variances over the grid, by hand: 9·p²/4 and 16·p²/2, so frequency 1 holds 9/4 / (9/4 + 8) of the total.
+     * A neuron writing 2·cos(w3·c) + sin(w3·c) to the logits puts all of its weight in frequency 3.
+     */
+    @Test
+    void varianceSharesAndOutputFrequenciesOnHandMadeNeurons() {
+        double[] acts = new double[P * P * 2];
+        for (int a = 0; a < P; a++) {
+            for (int b = 0; b < P; b++) {
+                acts[2 * (a * P + b)] = 3 * Math.cos(w(1) * a) * Math.cos(w(1) * b);
+                acts[2 * (a * P + b) + 1] = 4 * Math.sin(w(2) * b);
+            }
+        }
+        NDArray grid = Tensors.ofDoubles(acts, new Shape(P * P, 2));
+        assertEquals(2.25 / (2.25 + 8), NeuronFrequencies.varianceShare(grid, P, new int[] {1}), 1e-9);
+        assertEquals(8 / (2.25 + 8), NeuronFrequencies.varianceShare(grid, P, new int[] {2}), 1e-9);
+        assertEquals(1, NeuronFrequencies.varianceShare(grid, P, new int[] {1, 2}), 1e-9);
+        double[] out = new double[P];
+        for (int c = 0; c < P; c++) {
+            out[c] = 2 * Math.cos(w(3) * c) + Math.sin(w(3) * c);
+        }
+        double[] shares = Fourier.outputFrequencyShares(Tensors.ofDoubles(out, new Shape(1, P))).toDoubleArray();
+        assertEquals(1, shares[3], 1e-9);
+        assertEquals(1, java.util.Arrays.stream(shares).sum(), 1e-9);
+    }
+
+    /**
      * A neuron 2 + 3·cos(w1(a + b)) + 5·sin(w2·a) over the 11 × 11 grid: keeping frequency 1's sum directions leaves
      * 2 + 3·cos(w1(a + b)) (sin(w2·a) is not a function of a + b); removing them leaves 2 + 5·sin(w2·a). A second
      * neuron 4·sin(w3(a + b)) is kept whole by frequency 3 and left alone by frequency 1.
@@ -57,7 +84,7 @@ class ProgressMeasuresTest {
     void keyFrequenciesAreTheFewestCarryingTheShare() {
         ModularAddition task = new ModularAddition(P, 0.5, 0);
         HookedTransformer model = HookedTransformer.create(task.modelConfig(DataType.FLOAT64, 0).toBuilder()
-                .dModel(2).nHeads(1).dHead(2).dMlp(4).build());
+                .dModel(2).nHeads(1).nKeyValueHeads(1).dHead(2).dMlp(4).build());
         double[] e = new double[(P + 1) * 2];
         for (int x = 0; x < P; x++) {
             e[2 * x] = 3 * Math.cos(w(2) * x) / Math.sqrt(P / 2.0) + 0.1 * Math.cos(w(3) * x) / Math.sqrt(P / 2.0);
@@ -80,7 +107,7 @@ class ProgressMeasuresTest {
         int p = 11;
         ModularAddition task = new ModularAddition(p, 0.4, 3);
         HookedTransformer model = HookedTransformer.create(task.modelConfig(DataType.FLOAT64, 4).toBuilder()
-                .dModel(16).nHeads(2).dHead(8).dMlp(24).initRange(0.5).build());
+                .dModel(16).nHeads(2).nKeyValueHeads(2).dHead(8).dMlp(24).initRange(0.5).build());
         int[] key = {2, 5};
         ActivationCache cache = model.runWithCache(task.allTokens());
         int n = p * p;
