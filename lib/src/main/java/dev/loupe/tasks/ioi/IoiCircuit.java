@@ -57,7 +57,12 @@ public final class IoiCircuit {
 
     /** Runs {@code model} on {@code data} and scores it as {@link Eval}. */
     public static Eval ioiEval(HookedTransformer model, IoiDataset data) {
-        double[] diffs = data.logitDiffs(model.forward(data.tokens())).toType(DataType.FLOAT64, false).toDoubleArray();
+        return ioiEval(data, model.forward(data.tokens()));
+    }
+
+    /** Scores logits already computed on {@code data} as {@link Eval}. */
+    public static Eval ioiEval(IoiDataset data, NDArray logits) {
+        double[] diffs = data.logitDiffs(logits).toType(DataType.FLOAT64, false).toDoubleArray();
         return new Eval(java.util.Arrays.stream(diffs).average().orElseThrow(),
                 java.util.Arrays.stream(diffs).filter(d -> d > 0).count() / (double) diffs.length);
     }

@@ -1,6 +1,7 @@
 package dev.loupe.tasks.ioi;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.display.Displayable;
@@ -299,6 +300,13 @@ public final class IoiDataset implements Displayable {
     /** Whether every prompt has the same length, so that all end at the last position. */
     public boolean endsAligned() {
         return Arrays.stream(positions.get(Word.END)).allMatch(e -> e == length - 1);
+    }
+
+    /** The mean logit difference over the prompts of one name order (ABBA or BABA); NaN if there are none. */
+    public double meanLogitDiff(NDArray logits, IoiPrompt.Order order) {
+        double[] diffs = logitDiffs(logits).toType(DataType.FLOAT64, false).toDoubleArray();
+        return java.util.stream.IntStream.range(0, size()).filter(i -> prompts.get(i).order() == order)
+                .mapToDouble(i -> diffs[i]).average().orElse(Double.NaN);
     }
 
     /** The share of prompts whose top prediction at the last token is the IO. */

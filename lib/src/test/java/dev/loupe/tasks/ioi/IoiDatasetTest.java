@@ -153,6 +153,19 @@ class IoiDatasetTest {
             float alone = last.getFloat(model.toSingleToken(" " + p.io())) - last.getFloat(model.toSingleToken(" " + p.s1()));
             assertEquals(alone, together[i], 1e-4, "prompt " + i);
         }
+        NDArray logits = model.forward(batch.tokens());
+        for (Order order : Order.values()) {
+            double sum = 0;
+            int count = 0;
+            for (int i = 0; i < prompts.size(); i++) {
+                if (prompts.get(i).order() == order) {
+                    sum += together[i];
+                    count++;
+                }
+            }
+            assertEquals(sum / count, batch.meanLogitDiff(logits, order), 1e-5, order.name());
+        }
+        assertEquals(IoiCircuit.ioiEval(model, batch), IoiCircuit.ioiEval(batch, logits));
     }
 
     @Test
