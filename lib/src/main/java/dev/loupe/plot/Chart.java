@@ -377,11 +377,15 @@ public final class Chart extends Plotted {
         }
         addMarkers(chart);
         if (!logX) {
-            niceXRange(st);
+            double step = niceXRange(st);
+            if (step >= 1 && consecutiveX()) {
+                // On x = 0, 1, 2, ... (positions) XChart ticks every few data values whatever the spacing hint, and the
+                // labels ran together ("12151821"): only multiples of the round step keep their label.
+                java.text.DecimalFormat format = new java.text.DecimalFormat("#,##0");
+                chart.setCustomXAxisTickLabelsFormatter(x -> Math.abs(x / step - Math.rint(x / step)) < 1e-9 ? format.format(x) : "");
+            }
         }
-        // More room between x ticks than XChart's default. Known defect: on evenly spaced integer x (0, 1, ..., 99) XChart
-        // still puts labels on data values with no gap ("12151821"), whatever this hint says.
-        st.setXAxisTickMarkSpacingHint(60);
+        st.setXAxisTickMarkSpacingHint(60); // more room between x ticks than XChart's default
         return chart;
     }
 
@@ -418,7 +422,7 @@ public final class Chart extends Plotted {
      * XChart starts its x ticks at the smallest x (ticks at 0.1024, 1.3312, ...): the axis runs from and to multiples
      * of a round step instead, so that the ticks fall on round numbers.
      */
-    private void niceXRange(org.knowm.xchart.style.XYStyler st) {
+    private double niceXRange(org.knowm.xchart.style.XYStyler st) {
         double lo = Double.POSITIVE_INFINITY;
         double hi = Double.NEGATIVE_INFINITY;
         for (Series s : series) {
@@ -428,7 +432,7 @@ public final class Chart extends Plotted {
             }
         }
         if (!(hi > lo)) {
-            return;
+            return 0;
         }
         double step = Math.pow(10, Math.floor(Math.log10(hi - lo)) - 1);
         for (double m : new double[] {2, 2.5, 2, 2}) { // 1, 2, 5, 10, 20 times a power of ten: about 10 steps or fewer
@@ -439,6 +443,20 @@ public final class Chart extends Plotted {
         }
         st.setXAxisMin(Math.floor(lo / step) * step);
         st.setXAxisMax(Math.ceil(hi / step) * step);
+        return step;
+    }
+
+    /** Whether every series' x runs through consecutive whole numbers (0, 1, 2, ...), as positions do. */
+    private boolean consecutiveX() {
+        for (Series s : series) {
+            double[] x = shown(s)[0];
+            for (int i = 0; i < x.length; i++) {
+                if (x[i] != Math.rint(x[i]) || (i > 0 && x[i] - x[i - 1] != 1)) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     /** Height of the chart below the title. */
