@@ -71,21 +71,6 @@ def gemma3_arch(c):
                  final_softcap=c.get("final_logit_softcapping"))
 
 
-def _run(case_dir, *, config, arch_fn, dtype, seed, shards, description, exercises, **wkw):
-    rng = np.random.default_rng(seed)
-    a = arch_fn(config)
-    tensors = rd.random_weights(rng, a, dtype, **wkw)
-    tokens = hc.rand_tokens(rng, BATCH, POS, a.vocab)
-    model_dir = os.path.join(case_dir, "model")
-    hc.write_model(model_dir, tensors, config, shards=shards)
-    config2, W, _ = hc.read_model(model_dir)
-    a = arch_fn(config2)
-    logits, cache = rd.forward(W, a, tokens)
-    hc.write_case(case_dir, family=config["model_type"], description=description, seed=seed,
-                  what_it_exercises=exercises, tokens=tokens, logits=logits, cache=cache,
-                  expected_hooks=rd.hook_set(a))
-
-
 def _check_gemma_specifics(case_dir, qk_norm):
     """Embedding scale, the (1 + w) convention and the norm placement, from the files alone."""
     config, W, _ = hc.read_model(os.path.join(case_dir, "model"))
@@ -158,7 +143,7 @@ GEMMA2_CONFIG = {
 
 
 def case_gemma2(case_dir):
-    _run(case_dir, config=GEMMA2_CONFIG, arch_fn=gemma2_arch, dtype="F32", seed=4201, shards=2,
+    rd.run_case(case_dir, BATCH, POS, config=GEMMA2_CONFIG, arch_fn=gemma2_arch, dtype="F32", seed=4201, shards=2,
          embed_std=4.0 / math.sqrt(32), qk_gain=2.4,
          description="Gemma 2 (gemma-2-2b layout): (1+w) RMSNorms incl. post-attention and post-feedforward "
                      "norms, embeddings x sqrt(32), attention soft-cap 4 and final soft-cap 5 both active, "
@@ -233,7 +218,7 @@ GEMMA3_CONFIG = {
 
 
 def case_gemma3(case_dir):
-    _run(case_dir, config=GEMMA3_CONFIG, arch_fn=gemma3_arch, dtype="BF16", seed=4301, shards=1,
+    rd.run_case(case_dir, BATCH, POS, config=GEMMA3_CONFIG, arch_fn=gemma3_arch, dtype="BF16", seed=4301, shards=1,
          embed_std=1.5 / math.sqrt(32), qk_gain=1.0, qk_norm_center=0.6,
          description="Gemma 3 text (gemma-3-1b layout, Gemma3ForCausalLM): q_norm/k_norm with (1+w) before "
                      "rotary, sliding_window_pattern 2 (no layer_types): layer 0 sliding (window 5 < 12, "

@@ -17,7 +17,6 @@ Config rules, as the HF configuration/modeling files define them:
 import math
 import os
 
-import numpy as np
 
 import hf_common as hc
 import rms_decoder as rd
@@ -61,21 +60,6 @@ def qwen3_arch(c):
     return _common(c, dh, _windows_qwen(c), qk_norm=True)
 
 
-def _run(case_dir, *, config, arch_fn, dtype, seed, shards, description, exercises, **wkw):
-    rng = np.random.default_rng(seed)
-    a = arch_fn(config)
-    tensors = rd.random_weights(rng, a, dtype, **wkw)
-    tokens = hc.rand_tokens(rng, BATCH, POS, a.vocab)
-    model_dir = os.path.join(case_dir, "model")
-    hc.write_model(model_dir, tensors, config, shards=shards)
-    config2, W, _ = hc.read_model(model_dir)
-    a = arch_fn(config2)
-    logits, cache = rd.forward(W, a, tokens)
-    hc.write_case(case_dir, family=config["model_type"], description=description, seed=seed,
-                  what_it_exercises=exercises, tokens=tokens, logits=logits, cache=cache,
-                  expected_hooks=rd.hook_set(a))
-
-
 # ---------------------------------------------------------------------------
 # mistral
 # ---------------------------------------------------------------------------
@@ -106,7 +90,7 @@ MISTRAL_CONFIG = {
 
 
 def case_mistral(case_dir):
-    _run(case_dir, config=MISTRAL_CONFIG, arch_fn=mistral_arch, dtype="BF16", seed=3101, shards=1,
+    rd.run_case(case_dir, BATCH, POS, config=MISTRAL_CONFIG, arch_fn=mistral_arch, dtype="BF16", seed=3101, shards=1,
          embed_std=1.0, unembed_std=2.5 / math.sqrt(32), qk_gain=1.6,
          description="Mistral (Mistral-7B-v0.1 layout): sliding_window 5 < 12 positions on every layer, "
                      "4 query heads sharing 2 kv heads, untied lm_head, BF16 weights, no head_dim field",
@@ -159,7 +143,7 @@ QWEN2_CONFIG = {
 
 
 def case_qwen2(case_dir):
-    _run(case_dir, config=QWEN2_CONFIG, arch_fn=qwen2_arch, dtype="F16", seed=3201, shards=1,
+    rd.run_case(case_dir, BATCH, POS, config=QWEN2_CONFIG, arch_fn=qwen2_arch, dtype="F16", seed=3201, shards=1,
          embed_std=0.4, qk_gain=1.4, bias_std=0.5,
          description="Qwen2 (Qwen2.5-0.5B layout): q/k/v biases without o_proj bias, 4 query / 2 kv heads, "
                      "tied embeddings, F16 weights; sliding_window 6 is present but use_sliding_window is "
@@ -218,7 +202,7 @@ QWEN3_CONFIG = {
 
 
 def case_qwen3(case_dir):
-    _run(case_dir, config=QWEN3_CONFIG, arch_fn=qwen3_arch, dtype="BF16", seed=3301, shards=1,
+    rd.run_case(case_dir, BATCH, POS, config=QWEN3_CONFIG, arch_fn=qwen3_arch, dtype="BF16", seed=3301, shards=1,
          embed_std=1.0, unembed_std=2.5 / math.sqrt(32), qk_gain=1.0, qk_norm_center=1.6, norm_sd=0.15,
          description="Qwen3 (Qwen3-8B layout, untied): per-head q_norm/k_norm RMSNorms (plain weight) "
                      "before rotary, explicit head_dim 10 with 4*10 = 40 != hidden_size 32, 4 query / 2 kv "

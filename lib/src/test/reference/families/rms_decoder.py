@@ -283,3 +283,20 @@ def check_common(case_dir, arch_from_config, *, windows, freqs, dtype, tied, nam
     assert cj["what_it_exercises"]
     notes.append("recomputed bit-identical")
     return notes
+
+
+def run_case(case_dir, batch, pos, *, config, arch_fn, dtype, seed, shards, description, exercises, **wkw):
+    """Writes one case: random weights for the family's architecture, the checkpoint, then the forward pass run on
+    the weights as read back from it (so the expected values are of the stored, rounded numbers)."""
+    rng = np.random.default_rng(seed)
+    a = arch_fn(config)
+    tensors = random_weights(rng, a, dtype, **wkw)
+    tokens = hc.rand_tokens(rng, batch, pos, a.vocab)
+    model_dir = os.path.join(case_dir, "model")
+    hc.write_model(model_dir, tensors, config, shards=shards)
+    config2, W, _ = hc.read_model(model_dir)
+    a = arch_fn(config2)
+    logits, cache = forward(W, a, tokens)
+    hc.write_case(case_dir, family=config["model_type"], description=description, seed=seed,
+                  what_it_exercises=exercises, tokens=tokens, logits=logits, cache=cache,
+                  expected_hooks=hook_set(a))
