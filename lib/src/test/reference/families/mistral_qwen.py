@@ -17,7 +17,6 @@ Config rules, as the HF configuration/modeling files define them:
 import math
 import os
 
-
 import hf_common as hc
 import rms_decoder as rd
 
