@@ -18,14 +18,24 @@ public final class HookSession implements AutoCloseable {
 
     private final Thread owner = Thread.currentThread();
     private final List<Attached> attached = new ArrayList<>();
+    private final List<Runnable> undo = new ArrayList<>();
 
     HookSession() {}
 
     void attach(HookPoint point, Hook hook) {
+        attach(point, hook.fn());
+    }
+
+    void attach(HookPoint point, HookFn hookFn) {
         // A distinct wrapper per attachment so removing it cannot remove the same fn attached elsewhere.
-        HookFn fn = (activation, p) -> hook.fn().apply(activation, p);
+        HookFn fn = (activation, p) -> hookFn.apply(activation, p);
         point.addFor(owner, fn);
         attached.add(new Attached(point, fn));
+    }
+
+    /** Something else to undo on close (a splice's hook points leaving the model), last added first. */
+    void onClose(Runnable action) {
+        undo.add(action);
     }
 
     @Override
@@ -34,5 +44,9 @@ public final class HookSession implements AutoCloseable {
             a.point().removeFor(owner, a.fn());
         }
         attached.clear();
+        for (int i = undo.size() - 1; i >= 0; i--) {
+            undo.get(i).run();
+        }
+        undo.clear();
     }
 }

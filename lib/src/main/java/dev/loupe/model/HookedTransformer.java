@@ -9,6 +9,7 @@ import dev.loupe.display.Displayable;
 import dev.loupe.display.MimeBundle;
 import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookPoint;
+import dev.loupe.hook.Splice;
 import dev.loupe.load.Checkpoint;
 import dev.loupe.load.LoadOptions;
 import dev.loupe.tokenize.Tokenizer;
@@ -257,6 +258,16 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * {@link #hooks} it acts on every run, from any thread.
      */
     public void addHook(String name, dev.loupe.hook.HookFn fn) { hooks.get(name).add(fn); }
+
+    /**
+     * Splices SAEs or transcoders into this thread's runs until the session is closed:
+     * {@code try (var s = model.saes(sae)) { ... }}, as {@link #hooks}. Each one's activation at its hook point is
+     * replaced by its output, and its hook points ({@code <hook>.hook_sae_input}, {@code .hook_sae_acts_pre},
+     * {@code .hook_sae_acts_post}, {@code .hook_sae_recons}, {@code .hook_sae_error}, {@code .hook_sae_output}) join
+     * the model's, right after that hook point, so caches, hooks and patching reach them. Hooks on the hook point
+     * itself run in the order attached: those attached after the splice see its output.
+     */
+    public HookSession saes(Splice... saes) { return hooks.splice(saes); }
 
     /** Removes every hook from every hook point. */
     public void resetHooks() { hooks.all().forEach(HookPoint::clearHooks); }
