@@ -32,10 +32,11 @@ public final class HookPoint {
     private static final class PerThread {
         final List<HookFn> hooks = new CopyOnWriteArrayList<>(); // another thread may close the session that added one
         Map<String, NDArray> cacheSink;
+        Map<String, NDArray> inputSink;
         Map<String, NDArray> gradProbes;
 
         boolean isEmpty() {
-            return hooks.isEmpty() && cacheSink == null && gradProbes == null;
+            return hooks.isEmpty() && cacheSink == null && inputSink == null && gradProbes == null;
         }
     }
 
@@ -65,6 +66,9 @@ public final class HookPoint {
             return activation;
         }
         PerThread mine = perThread.get(Thread.currentThread());
+        if (mine != null && mine.inputSink != null) {
+            mine.inputSink.put(name, keep(activation));
+        }
         List<HookFn> orphaned = orphans();
         NDArray current = runHooks(hooks, keep(activation));
         if (orphaned != null) {
@@ -162,6 +166,14 @@ public final class HookPoint {
         update(Thread.currentThread(), mine -> mine.cacheSink = sink);
     }
 
+    /**
+     * Records what this point receives, before any hook here acts, on this thread's runs until {@link #stopRecording()}:
+     * a run restarted from here passes it through the same hooks once, not twice.
+     */
+    public void recordInputsInto(Map<String, NDArray> sink) {
+        update(Thread.currentThread(), mine -> mine.inputSink = sink);
+    }
+
     /** Adds a gradient probe on each of this thread's runs, into {@code probes}, until {@link #stopRecording()}. */
     public void probeGradientsInto(Map<String, NDArray> probes) {
         update(Thread.currentThread(), mine -> mine.gradProbes = probes);
@@ -171,6 +183,7 @@ public final class HookPoint {
     public void stopRecording() {
         update(Thread.currentThread(), mine -> {
             mine.cacheSink = null;
+            mine.inputSink = null;
             mine.gradProbes = null;
         });
     }

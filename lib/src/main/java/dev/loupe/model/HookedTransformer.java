@@ -228,6 +228,15 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     }
 
     /**
+     * As {@link #runWithCache(NDArray, Predicate)}, but each activation as it reached its hook point, before the hooks
+     * (and SAEs) attached there acted. {@link #forwardFromLayer} runs {@code blocks.{l}.hook_resid_pre}'s hooks on the
+     * residual it is given, so a run restarted there must start from this value, or those hooks act twice.
+     */
+    public synchronized ActivationCache runWithInputCache(NDArray tokens, Predicate<String> namesFilter) {
+        return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, null, null), true);
+    }
+
+    /**
      * Runs the model keeping the filtered activations and the gradient of {@code metric(logits)} (a scalar)
      * with respect to each of them, TransformerLens's {@code run_with_cache(incl_bwd=True)}. The model's
      * weights get no gradients.

@@ -22,9 +22,20 @@ final class Recording {
 
     /** The activations at {@code recorded} during {@code run}, and its logits. */
     static ActivationCache cache(HookedTransformer model, List<HookPoint> recorded, Supplier<NDArray> run) {
+        return cache(model, recorded, run, false);
+    }
+
+    /** As {@link #cache}, or with each point's activation as it arrived there, before the hooks there acted. */
+    static ActivationCache cache(HookedTransformer model, List<HookPoint> recorded, Supplier<NDArray> run, boolean inputs) {
         Map<String, NDArray> activations = new LinkedHashMap<>();
         try {
-            recorded.forEach(p -> p.recordInto(activations));
+            recorded.forEach(p -> {
+                if (inputs) {
+                    p.recordInputsInto(activations);
+                } else {
+                    p.recordInto(activations);
+                }
+            });
             NDArray logits = run.get();
             return new ActivationCache(model, activations, logits, null);
         } finally {

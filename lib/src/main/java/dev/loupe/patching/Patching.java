@@ -212,7 +212,8 @@ public final class Patching {
         ModelConfig cfg = model.config();
         check(model, tokens, source, metric, act);
         List<NDArray> residPre = new ArrayList<>();
-        try (ActivationCache target = model.runWithCache(tokens, n -> n.endsWith("hook_resid_pre"))) {
+        // What each block received, before hooks or SAEs at its resid_pre acted: the patched runs pass it through them.
+        try (ActivationCache target = model.runWithInputCache(tokens, n -> n.endsWith("hook_resid_pre"))) {
             for (int l = 0; l < cfg.nLayers(); l++) {
                 residPre.add(target.get("resid_pre", l).duplicate());
             }

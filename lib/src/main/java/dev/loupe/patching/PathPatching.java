@@ -73,6 +73,15 @@ public final class PathPatching {
     private static double[] sweep(HookedTransformer model, NDArray tokens, ActivationCache target, ActivationCache source,
                                   int senderLayers, List<Head> receivers, String input, Function<NDArray, NDArray> metric) {
         ModelConfig cfg = model.config();
+        for (int l = 0; l < cfg.nLayers(); l++) {
+            String name = ActNames.actName("resid_pre", l);
+            if (model.hookPoint(name).hookCount() > 0) {
+                // Runs restart from the target cache's resid_pre, which those hooks have already acted on.
+                throw new IllegalStateException("Path patching restarts runs at " + name + ", where "
+                        + model.hookPoint(name).hookCount() + " hook(s) or a spliced SAE act; they would act twice. "
+                        + "Remove them (close the hooks(...) or saes(...) session) or splice the SAE elsewhere.");
+            }
+        }
         int heads = cfg.nHeads();
         long batch = tokens.getShape().get(0);
         long pos = tokens.getShape().get(1);
