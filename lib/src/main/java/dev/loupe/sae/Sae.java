@@ -327,53 +327,52 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
     }
 
     /**
-     * One splice's state: the input side keeps the input and the features (after their hooks) for the output side.
-     * A forward pass frees its temporaries when it ends; this run works in a scope of its own and keeps only what
-     * it hands back.
+     * One splice: the input side leaves the input and the features (after their hooks) for the output side, per
+     * thread, since a notebook's hooks outlive the cell that attached them and then act on every thread's runs. A
+     * forward pass frees its temporaries when it ends; each side works in a scope of its own and keeps only what
+     * it hands on.
      */
     private final class SplicedRun implements Splice.Run {
-        private NDArray input;
-        private NDArray features;
-        private Normalised normalised;
+
+        private record Read(NDArray input, Normalised normalised, NDArray features) {}
+
+        private final ThreadLocal<Read> read = new ThreadLocal<>();
 
         @Override
         public NDArray atInput(NDArray activation) {
             try (NDScope scope = new NDScope()) {
-                input = keep(hookInput.apply(checkInput(flatten(activation))));
-                normalised = normalise(input);
-                keep(normalised.x());
-                if (normalised.scale() != null) {
-                    keep(normalised.scale());
+                NDArray input = keep(hookInput.apply(checkInput(flatten(activation))));
+                Normalised n = normalise(input);
+                if (n.scale() != null) {
+                    keep(n.scale());
                 }
-                if (normalised.shift() != null) {
-                    keep(normalised.shift());
+                if (n.shift() != null) {
+                    keep(n.shift());
                 }
-                features = keep(encode(normalised, true));
+                read.set(new Read(input, n, keep(encode(n, true))));
             }
             return activation;
         }
 
         @Override
         public NDArray atOutput(NDArray activation) {
-            if (features == null) {
-                throw new IllegalStateException("The SAE reading " + cfg.hookName() + " saw no input before "
-                        + cfg.hookNameOut() + " in this run");
+            Read in = read.get();
+            read.remove();
+            if (in == null) {
+                throw new IllegalStateException("The transcoder reading " + cfg.hookName() + " saw no input before "
+                        + cfg.hookNameOut() + " in this run (a run started after its input hook?)");
             }
             try (NDScope scope = new NDScope()) {
                 NDArray target = checkOutput(flatten(activation));
-                NDArray out = decode(features, normalised, true);
+                NDArray out = decode(in.features(), in.normalised(), true);
                 if (cfg.kind() == SaeConfig.Kind.SKIP_TRANSCODER) {
-                    out = out.add(input.matMul(W_skip().transpose()));
+                    out = out.add(in.input().matMul(W_skip().transpose()));
                 }
                 if (useErrorTerm) {
-                    out = out.add(hookError.apply(errorOf(input, target)));
+                    out = out.add(hookError.apply(errorOf(in.input(), target)));
                 }
                 out = hookOutput.apply(out);
-                NDArray replaced = keep(out.reshape(activation.getShape()).toType(activation.getDataType(), false));
-                features = null;
-                input = null;
-                normalised = null;
-                return replaced;
+                return keep(out.reshape(activation.getShape()).toType(activation.getDataType(), false));
             }
         }
 
