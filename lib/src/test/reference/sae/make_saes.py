@@ -498,34 +498,41 @@ def check_case(name, root):
         assert f in info["files"] + ["expected.json"], f
 
 
+EXTRA = ["spliced_gpt2"]
+
+
 def write_all(root):
+    import sae_splice
     for name, case in CASES.items():
         write_case(name, case, root)
+    sae_splice.build(root)
 
 
 def main():
     args = sys.argv[1:]
     if "--check" not in args:
         if os.path.isdir(OUT):
-            for name in CASES:
+            for name in list(CASES) + EXTRA:
                 shutil.rmtree(os.path.join(OUT, name), ignore_errors=True)
         os.makedirs(OUT, exist_ok=True)
         write_all(OUT)
         tmp = tempfile.mkdtemp()
         try:
             write_all(tmp)
-            for name in CASES:
-                cmp = filecmp.dircmp(os.path.join(OUT, name), os.path.join(tmp, name))
-                assert not cmp.left_only and not cmp.right_only
-                for f in cmp.common_files:
-                    assert filecmp.cmp(os.path.join(OUT, name, f), os.path.join(tmp, name, f),
-                                       shallow=False), f"{name}/{f} differs between runs"
+            for dirpath, dirs, files in os.walk(tmp):
+                rel = os.path.relpath(dirpath, tmp)
+                assert sorted(os.listdir(os.path.join(OUT, rel))) == sorted(dirs + files), rel
+                for f in files:
+                    assert filecmp.cmp(os.path.join(OUT, rel, f), os.path.join(dirpath, f),
+                                       shallow=False), f"{rel}/{f} differs between runs"
         finally:
             shutil.rmtree(tmp)
         print("regenerated twice: byte-identical")
+    import sae_splice
     for name in CASES:
         check_case(name, OUT)
-    print("self-check passed:", ", ".join(CASES))
+    sae_splice.check(OUT)
+    print("self-check passed:", ", ".join(list(CASES) + EXTRA))
 
 
 if __name__ == "__main__":
