@@ -498,14 +498,16 @@ def check_case(name, root):
         assert f in info["files"] + ["expected.json"], f
 
 
-EXTRA = ["spliced_gpt2"]
+EXTRA = ["spliced_gpt2", "losses"]
 
 
 def write_all(root):
+    import sae_losses
     import sae_splice
     for name, case in CASES.items():
         write_case(name, case, root)
     sae_splice.build(root)
+    return sae_losses.build(root)
 
 
 def main():
@@ -515,7 +517,9 @@ def main():
             for name in list(CASES) + EXTRA:
                 shutil.rmtree(os.path.join(OUT, name), ignore_errors=True)
         os.makedirs(OUT, exist_ok=True)
-        write_all(OUT)
+        fd = write_all(OUT)
+        for arch, errs in fd.items():
+            print(f"losses/{arch}: finite differences vs analytic, max rel error {max(errs.values()):.2g}")
         tmp = tempfile.mkdtemp()
         try:
             write_all(tmp)
@@ -528,10 +532,12 @@ def main():
         finally:
             shutil.rmtree(tmp)
         print("regenerated twice: byte-identical")
+    import sae_losses
     import sae_splice
     for name in CASES:
         check_case(name, OUT)
     sae_splice.check(OUT)
+    sae_losses.check(OUT)
     print("self-check passed:", ", ".join(list(CASES) + EXTRA))
 
 
