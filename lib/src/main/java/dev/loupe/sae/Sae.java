@@ -190,7 +190,7 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
 
     /** Feature activations [..., d_sae] of activations [..., d_in], through the SAE's hook points. */
     public NDArray encode(NDArray x) {
-        return encode(normalise(checkInput(x)), true);
+        return encode(normalise(hookInput.apply(checkInput(x))), true);
     }
 
     /**
@@ -210,7 +210,7 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
      * error term on this is an SAE's input again (a transcoder has no target here: see the splice).
      */
     public NDArray forward(NDArray x) {
-        NDArray in = checkInput(x);
+        NDArray in = hookInput.apply(checkInput(x));
         Normalised n = normalise(in);
         NDArray out = decode(encode(n, true), n, true);
         if (cfg.kind() == SaeConfig.Kind.SKIP_TRANSCODER) {
@@ -220,6 +220,24 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
             out = out.add(hookError.apply(errorOf(in, in)));
         }
         return hookOutput.apply(out);
+    }
+
+    /**
+     * The forward pass on activations [..., d_in] with every one of its hook points recorded, by SAELens's short names
+     * ({@code hook_sae_input}, ..., {@code hook_sae_output}), as SAELens's {@code sae.run_with_cache(x)}.
+     */
+    public Map<String, NDArray> runWithCache(NDArray x) {
+        Map<String, NDArray> recorded = new LinkedHashMap<>();
+        List<HookPoint> points = List.of(hookInput, hookActsPre, hookActsPost, hookRecons, hookError, hookOutput);
+        try {
+            points.forEach(p -> p.recordInto(recorded));
+            forward(x);
+        } finally {
+            points.forEach(HookPoint::stopRecording);
+        }
+        Map<String, NDArray> byShortName = new LinkedHashMap<>();
+        recorded.forEach((name, a) -> byShortName.put(name.substring(cfg.hookName().length() + 1), a));
+        return byShortName;
     }
 
     private NDArray encode(Normalised n, boolean hooks) {
