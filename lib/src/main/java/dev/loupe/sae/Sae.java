@@ -42,6 +42,8 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
     private final NDManager manager;
     private final Map<String, NDArray> weights;
     private volatile boolean useErrorTerm;
+    /** Where its config came from, for errors that name the file: a cfg.json path, or "config" if built in code. */
+    private volatile String origin = "config";
 
     private final HookPoint hookInput;
     private final HookPoint hookActsPre;
@@ -167,6 +169,12 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
             throw new IllegalStateException("A " + cfg.saeLensArchitecture() + " has no " + name);
         }
         return a;
+    }
+
+    /** Names the file its config came from, for errors (a loader calls this). */
+    Sae from(String configFile) {
+        this.origin = configFile;
+        return this;
     }
 
     /** Whether the spliced output adds the reconstruction error back; see the class comment. */
@@ -317,8 +325,8 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
     private NDArray checkInput(NDArray x) {
         long last = x.getShape().get(x.getShape().dimension() - 1);
         if (last != cfg.dIn()) {
-            throw new IllegalArgumentException("The SAE on " + cfg.hookName() + " reads d_in " + cfg.dIn()
-                    + " wide activations; got shape " + x.getShape());
+            throw new SaeFormatException(origin, "d_in", cfg.dIn() + " to match the activations at " + cfg.hookName(),
+                    "activations of shape " + x.getShape() + " there");
         }
         return x.getDataType() == dataType() ? x : x.toType(dataType(), false);
     }
@@ -397,8 +405,8 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
         private NDArray checkOutput(NDArray y) {
             long last = y.getShape().get(y.getShape().dimension() - 1);
             if (last != cfg.dOut()) {
-                throw new IllegalArgumentException("The SAE on " + cfg.hookName() + " writes d_out " + cfg.dOut()
-                        + " wide activations at " + cfg.hookNameOut() + "; the model's there have shape " + y.getShape());
+                throw new SaeFormatException(origin, "d_out", cfg.dOut() + " to match the activations at "
+                        + cfg.hookNameOut(), "activations of shape " + y.getShape() + " there");
             }
             return y.getDataType() == dataType() ? y : y.toType(dataType(), false);
         }

@@ -179,8 +179,8 @@ class SaeSpliceTest {
         assertTrue(e.getMessage().contains("W_dec") && e.getMessage().contains("(40, 16)"), e.getMessage());
         SaeConfig wide = SaeConfig.standard(HOOK, D + 1, D_SAE);
         try (var s = model.saes(Sae.fromWeights(wide, randomWeights(wide, 2)))) {
-            var wrong = assertThrows(IllegalArgumentException.class, () -> model.forward(tokens));
-            assertTrue(wrong.getMessage().contains("d_in 17"), wrong.getMessage());
+            var wrong = assertThrows(SaeFormatException.class, () -> model.forward(tokens));
+            assertTrue(wrong.getMessage().contains("d_in: expected 17"), wrong.getMessage());
         }
         assertFalse(model.hookNames().contains(HOOK + ".hook_sae_input"));
     }
