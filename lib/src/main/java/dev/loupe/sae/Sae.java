@@ -248,6 +248,33 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
         return byShortName;
     }
 
+    /**
+     * The forward pass on activations [..., d_in] with hooks on its own hook points, named in full or by SAELens's
+     * short names ({@code hook_sae_acts_post}), as SAELens's {@code sae.run_with_hooks(x, fwd_hooks=...)}.
+     */
+    public NDArray runWithHooks(NDArray x, dev.loupe.hook.Hook... hooks) {
+        List<HookPoint> points = List.of(hookInput, hookActsPre, hookActsPost, hookRecons, hookError, hookOutput);
+        Thread me = Thread.currentThread();
+        List<Map.Entry<HookPoint, dev.loupe.hook.HookFn>> attached = new java.util.ArrayList<>();
+        try {
+            for (dev.loupe.hook.Hook h : hooks) {
+                List<HookPoint> at = points.stream().filter(p -> h.filter().test(p.name())
+                        || h.filter().test(p.name().substring(cfg.hookName().length() + 1))).toList();
+                if (at.isEmpty()) {
+                    throw new IllegalArgumentException(h + " matches none of the SAE's hook points " + hookNames());
+                }
+                for (HookPoint p : at) {
+                    dev.loupe.hook.HookFn fn = (a, point) -> h.fn().apply(a, point);
+                    p.addFor(me, fn);
+                    attached.add(Map.entry(p, fn));
+                }
+            }
+            return forward(x);
+        } finally {
+            attached.forEach(e -> e.getKey().removeFor(me, e.getValue()));
+        }
+    }
+
     private NDArray encode(Normalised n, boolean hooks) {
         NDArray in = n.x();
         if (cfg.applyBDecToInput()) {
