@@ -11,10 +11,14 @@ import dev.loupe.display.Displayable;
 import dev.loupe.display.MimeBundle;
 import dev.loupe.hook.HookPoint;
 import dev.loupe.hook.Splice;
+import dev.loupe.load.LoadOptions;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A sparse autoencoder or transcoder, SAELens's {@code SAE}: features {@code f = act(norm(x) − b_dec·[apply_b_dec]) W_enc
@@ -42,6 +46,7 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
     private final NDManager manager;
     private final Map<String, NDArray> weights;
     private volatile boolean useErrorTerm;
+    private NDArray logSparsity;
 
     private final HookPoint hookInput;
     private final HookPoint hookActsPre;
@@ -104,6 +109,37 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
             copies.put(name, copy);
         }
         return new Sae(cfg, manager, copies);
+    }
+
+    /** A SAELens folder (cfg.json, sae_weights.safetensors, optional sparsity.safetensors), as float32. */
+    public static Sae load(Path dir) throws IOException { return SaeFolder.read(dir, DataType.FLOAT32); }
+
+    /** A SAELens folder, as float32 or float64 whatever the file's types (F32, F16, BF16, F64). */
+    public static Sae load(Path dir, DataType type) throws IOException { return SaeFolder.read(dir, type); }
+
+    /** Writes a SAELens folder in its current layout; it appears whole or not at all. */
+    public void save(Path dir) throws IOException { SaeFolder.write(this, dir); }
+
+    /** An SAE of a release as SAELens names them ({@link SaeReleases}), downloaded once into the Hugging Face cache. */
+    public static Sae fromPretrained(String release, String saeId) {
+        return SaeReleases.fromPretrained(release, saeId, LoadOptions.defaults());
+    }
+
+    /** As {@link #fromPretrained(String, String)}, at the options' revision and dtype (float32 or float64). */
+    public static Sae fromPretrained(String release, String saeId, LoadOptions options) {
+        return SaeReleases.fromPretrained(release, saeId, options);
+    }
+
+    /** SAELens's log10 firing density of each feature [d_sae], when the SAE came with sparsity.safetensors. */
+    public Optional<NDArray> logSparsity() { return Optional.ofNullable(logSparsity); }
+
+    Sae withLogSparsity(NDArray values) {
+        if (!values.getShape().equals(new Shape(cfg.dSae()))) {
+            throw new IllegalArgumentException("log sparsity must have shape (" + cfg.dSae() + "); got " + values.getShape());
+        }
+        logSparsity = values.duplicate();
+        logSparsity.attach(manager);
+        return this;
     }
 
     /** The tensors a config needs, SAELens's names and shapes, in the order SAELens saves them. */
