@@ -11,10 +11,14 @@ import dev.loupe.display.Displayable;
 import dev.loupe.display.MimeBundle;
 import dev.loupe.hook.HookPoint;
 import dev.loupe.hook.Splice;
+import dev.loupe.load.LoadOptions;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A sparse autoencoder or transcoder, SAELens's {@code SAE}: features {@code f = act(norm(x) − b_dec·[apply_b_dec]) W_enc
@@ -44,6 +48,7 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
     private volatile boolean useErrorTerm;
     /** Where its config came from, for errors that name the file: a cfg.json path, or "config" if built in code. */
     private volatile String origin = "config";
+    private NDArray logSparsity;
 
     private final HookPoint hookInput;
     private final HookPoint hookActsPre;
@@ -106,6 +111,37 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
             copies.put(name, copy);
         }
         return new Sae(cfg, manager, copies);
+    }
+
+    /** A SAELens folder (cfg.json, sae_weights.safetensors, optional sparsity.safetensors), as float32. */
+    public static Sae load(Path dir) throws IOException { return SaeFolder.read(dir, DataType.FLOAT32); }
+
+    /** A SAELens folder, as float32 or float64 whatever the file's types (F32, F16, BF16, F64). */
+    public static Sae load(Path dir, DataType type) throws IOException { return SaeFolder.read(dir, type); }
+
+    /** Writes a SAELens folder in its current layout; it appears whole or not at all. */
+    public void save(Path dir) throws IOException { SaeFolder.write(this, dir); }
+
+    /** An SAE of a release as SAELens names them ({@link SaeReleases}), downloaded once into the Hugging Face cache. */
+    public static Sae fromPretrained(String release, String saeId) {
+        return SaeReleases.fromPretrained(release, saeId, LoadOptions.defaults());
+    }
+
+    /** As {@link #fromPretrained(String, String)}, at the options' revision and dtype (float32 or float64). */
+    public static Sae fromPretrained(String release, String saeId, LoadOptions options) {
+        return SaeReleases.fromPretrained(release, saeId, options);
+    }
+
+    /** SAELens's log10 firing density of each feature [d_sae], when the SAE came with sparsity.safetensors. */
+    public Optional<NDArray> logSparsity() { return Optional.ofNullable(logSparsity); }
+
+    Sae withLogSparsity(NDArray values) {
+        if (!values.getShape().equals(new Shape(cfg.dSae()))) {
+            throw new IllegalArgumentException("log sparsity must have shape (" + cfg.dSae() + "); got " + values.getShape());
+        }
+        logSparsity = values.duplicate();
+        logSparsity.attach(manager);
+        return this;
     }
 
     /** The tensors a config needs, SAELens's names and shapes, in the order SAELens saves them. */
@@ -467,12 +503,17 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
                 + ", d_sae " + cfg.dSae() + ", " + dataType() + (useErrorTerm ? ", error term on" : "") + ")";
     }
 
-    /** A copy in another floating type (float64 for exact comparisons). */
+    /** A copy in another floating type (float64 for exact comparisons), with its sparsity and error-term setting. */
     public Sae toType(DataType type) {
         Map<String, NDArray> converted = new LinkedHashMap<>();
         weights.forEach((name, a) -> converted.put(name, a.toType(type, true)));
-        Sae copy = fromWeights(cfg, converted);
+        Sae copy = fromWeights(cfg, converted).from(origin);
         converted.values().forEach(NDArray::close);
+        if (logSparsity != null) {
+            try (NDArray values = logSparsity.toType(type, true)) {
+                copy.withLogSparsity(values);
+            }
+        }
         return copy.useErrorTerm(useErrorTerm);
     }
 
