@@ -391,6 +391,7 @@ public final class Heatmap extends Plotted {
     public static final class Facets extends Plotted {
         private final List<Heatmap> panels;
         private final ColorScale scale;
+        private int columns = Integer.MAX_VALUE;
 
         Facets(List<Heatmap> panels, boolean sharedScale) {
             if (panels.isEmpty()) {
@@ -419,29 +420,60 @@ public final class Heatmap extends Plotted {
             return panels;
         }
 
+        /** Wraps the panels into rows of {@code columns} (one row by default): seven 20 x 20 grids fit a page as 4 + 3. */
+        public Facets columns(int columns) {
+            if (columns < 1) {
+                throw new IllegalArgumentException("columns must be at least 1; got " + columns);
+            }
+            this.columns = columns;
+            return this;
+        }
+
+        @Override
+        int panelsPerRow() {
+            return columns;
+        }
+
         @Override
         List<Panel> views() {
             return panels.stream().map(Heatmap::panel).toList();
         }
 
+        private List<List<Heatmap>> rows() {
+            List<List<Heatmap>> rows = new ArrayList<>();
+            for (int i = 0; i < panels.size(); i += Math.min(columns, panels.size())) {
+                rows.add(panels.subList(i, Math.min(panels.size(), i + columns)));
+            }
+            return rows;
+        }
+
+        private static int rowHeight(List<Heatmap> row) {
+            return row.stream().mapToInt(Heatmap::height).max().orElse(0);
+        }
+
         @Override
         int width() {
-            return panels.stream().mapToInt(Heatmap::width).sum();
+            return rows().stream().mapToInt(r -> r.stream().mapToInt(Heatmap::width).sum()).max().orElse(0);
         }
 
         @Override
         int height() {
-            return panels.stream().mapToInt(Heatmap::height).max().orElse(0);
+            return rows().stream().mapToInt(Facets::rowHeight).sum();
         }
 
         @Override
         void paint(Graphics2D g) {
-            int x = 0;
-            for (Heatmap p : panels) {
-                Graphics2D sub = (Graphics2D) g.create(x, 0, p.width(), height());
-                p.paint(sub, p.width(), height());
-                sub.dispose();
-                x += p.width();
+            int y = 0;
+            for (List<Heatmap> row : rows()) {
+                int h = rowHeight(row);
+                int x = 0;
+                for (Heatmap p : row) {
+                    Graphics2D sub = (Graphics2D) g.create(x, y, p.width(), h);
+                    p.paint(sub, p.width(), h);
+                    sub.dispose();
+                    x += p.width();
+                }
+                y += h;
             }
         }
 

@@ -226,6 +226,23 @@ public final class Plot {
         return bar(text, values.asDoubleArray()).axes(labels.name(), values.name());
     }
 
+    // ---- vectors and categories ----
+
+    /** 2-D vectors from the origin, a square panel per set, on one scale (see {@link VectorPlot}). */
+    public static VectorPlot vectors(List<VectorPlot.Panel> panels) {
+        return new VectorPlot(panels);
+    }
+
+    /** The columns of a [2, n] matrix as 2-D vectors, labelled 0, 1, ...: a model's features in a 2-D hidden space. */
+    public static VectorPlot vectors(double[][] w) {
+        return vectors(List.of(VectorPlot.Panel.ofColumns("", w)));
+    }
+
+    /** A grid of categories (0, 1, ... naming {@code categories}' entries): a phase diagram. */
+    public static CategoryMap categories(int[][] grid, List<String> rowLabels, List<String> colLabels, List<String> categories) {
+        return new CategoryMap(grid, rowLabels, colLabels, categories);
+    }
+
     // ---- tokens ----
 
     public static Tokens coloredTokens(List<String> tokens, double[] values) {

@@ -75,6 +75,11 @@ abstract class Plotted extends Figure {
     /** The plotly figures, side by side (facets have several). */
     abstract List<Panel> views();
 
+    /** How many of {@link #views()} share a row before the next row starts, as the static rendering lays them out. */
+    int panelsPerRow() {
+        return Integer.MAX_VALUE;
+    }
+
     /** Size of the static rendering, in pixels. */
     abstract int width();
 
@@ -154,6 +159,9 @@ abstract class Plotted extends Figure {
         List<Panel> panels = views();
         for (int i = 0; i < panels.size(); i++) {
             String div = id + "_" + i;
+            if (i > 0 && i % panelsPerRow() == 0) {
+                b.append("<br>");
+            }
             b.append("<div id=\"").append(div).append("\" style=\"display:inline-block;vertical-align:top\"></div>");
             draws.append(panels.get(i).call(div));
         }
