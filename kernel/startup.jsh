@@ -41,6 +41,11 @@ import dev.loupe.patching.PathPatching;
 import dev.loupe.patching.PathPatching.Head;
 import dev.loupe.patching.Patching;
 import dev.loupe.patching.PatchingResult;
+import dev.loupe.sae.FeatureActivations;
+import dev.loupe.sae.FeatureStats;
+import dev.loupe.sae.FeatureView;
+import dev.loupe.sae.Sae;
+import dev.loupe.sae.SaeConfig;
 import dev.loupe.tasks.induction.AttnOnly2l;
 import dev.loupe.tasks.induction.InductionMetrics;
 import dev.loupe.tasks.ioi.Gpt2IoiFigures;
@@ -71,6 +76,7 @@ import dev.loupe.train.TrainingLog;
 // display(x) shows x now and returns an id; Display.update(id, y) replaces it in place (progress, live curves).
 import static dev.loupe.display.Display.display;
 import static dev.loupe.tensor.Tensors.item;
+import static dev.loupe.sae.FeatureActivations.maxActivating;
 // JShell's own default imports, as in any jshell console. Loupe's imports above name single classes, which take
 // precedence over these packages, and none shares a name with a class in them. Last: evaluated first, they made every
 // later line slower to evaluate (the script 25-40% slower).

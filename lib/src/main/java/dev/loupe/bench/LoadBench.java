@@ -84,7 +84,7 @@ public final class LoadBench {
     }
 
     /** VmHWM: the most resident memory the process has had. */
-    private static long peakRssBytes() throws IOException {
+    static long peakRssBytes() throws IOException {
         for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
             if (line.startsWith("VmHWM:")) {
                 return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;

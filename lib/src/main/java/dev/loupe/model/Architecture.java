@@ -38,25 +38,38 @@ final class Architecture {
 
     /** Logits for token ids [batch, pos] (INT64) with an optional padding mask, after the positions in {@code cache}. */
     NDArray forward(NDArray input, NDArray mask, KvCache cache) {
-        long batch = input.getShape().get(0);
         long pos = input.getShape().get(1);
         long past = cache == null ? 0 : cache.length();
         NDManager m = input.getManager();
 
         NDArray positions = mask == null ? m.arange(past, past + pos)
                 : mask.cumSum(1).sub(1).maximum(0); // left padding: the first real token is position 0
-        NDArray residual = embed.forward(input);
-        NDArray shortformerPos = null;
-        if (posEmbed != null) {
-            NDArray posEmbedding = posEmbed.forward(positions, batch);
-            if (cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER) {
-                shortformerPos = posEmbedding;
-            } else {
-                residual = residual.add(posEmbedding);
-            }
-        }
+        Embedded e = embed(input, positions);
         AttentionMask attend = cache == null ? AttentionMask.causal(m, pos, mask) : AttentionMask.causalAfter(m, past, pos);
-        return blocksAndUnembed(0, residual, new Pass(attend, positions, shortformerPos, cache), null);
+        return blocksAndUnembed(0, e.residual(), new Pass(attend, positions, e.shortformerPos(), cache), null);
+    }
+
+    /** The residual stream entering block {@code stopAtLayer} for token ids [batch, pos], no cache, no padding. */
+    NDArray residualAt(NDArray input, int stopAtLayer) {
+        NDManager m = input.getManager();
+        long pos = input.getShape().get(1);
+        NDArray positions = m.arange(0L, pos);
+        Embedded e = embed(input, positions);
+        Pass pass = new Pass(AttentionMask.causal(m, pos, null), positions, e.shortformerPos(), null);
+        return runBlocks(0, stopAtLayer, e.residual(), pass);
+    }
+
+    /** Block 0's input, and the shortformer position embedding that blocks add to queries' and keys' inputs (or null). */
+    private record Embedded(NDArray residual, NDArray shortformerPos) {}
+
+    private Embedded embed(NDArray input, NDArray positions) {
+        NDArray residual = embed.forward(input);
+        if (posEmbed == null) {
+            return new Embedded(residual, null);
+        }
+        NDArray posEmbedding = posEmbed.forward(positions, input.getShape().get(0));
+        return cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER ? new Embedded(residual, posEmbedding)
+                : new Embedded(residual.add(posEmbedding), null);
     }
 
     /** Blocks {@code startLayer..}, the final norm and the unembedding, at {@code unembedAt}'s positions if given. */

@@ -157,6 +157,21 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     }
 
     /**
+     * The residual stream entering block {@code stopAtLayer} for tokens [batch, pos] (or [pos]): embeddings and blocks
+     * {@code 0..stopAtLayer-1} with their hooks, TransformerLens's {@code forward(tokens, stop_at_layer=stopAtLayer)}.
+     * Reading an early layer's activations over a corpus need not pay for the later layers and the unembedding.
+     */
+    public synchronized NDArray residualAt(NDArray tokens, int stopAtLayer) {
+        weights.checkOpen();
+        Inputs.layerRange(cfg, 0, stopAtLayer);
+        try (NDScope scope = new NDScope()) {
+            NDArray out = architecture.residualAt(Inputs.tokens(cfg, tokens, 0), stopAtLayer);
+            NDScope.unregister(out);
+            return out;
+        }
+    }
+
+    /**
      * Logits from a residual stream [batch, pos, d_model] taken as {@code blocks.{startLayer}.hook_resid_pre}:
      * only blocks {@code startLayer..} run, with their hooks, as TransformerLens's
      * {@code forward(resid, start_at_layer=startLayer)}. {@code startLayer = n_layers} applies just the final

@@ -39,14 +39,27 @@ public final class Ablations {
 
     /** MLP neuron {@code neuron} of {@code layer} (its hook_post) set to zero. */
     public static Hook zeroNeuron(int layer, int neuron) {
-        return replace(ActNames.actName("post", layer), "..., " + neuron, slice -> slice.zerosLike());
+        return zeroFeature(ActNames.actName("post", layer), neuron);
     }
 
     /** The neuron replaced by its mean over the reference run's batch. */
     public static Hook meanNeuron(int layer, int neuron, ActivationCache reference) {
-        String name = ActNames.actName("post", layer);
-        NDArray mean = batchMean(reference.get(name)).get("..., " + neuron);
-        return replace(name, "..., " + neuron, slice -> mean.broadcast(slice.getShape()));
+        return meanFeature(ActNames.actName("post", layer), neuron, reference);
+    }
+
+    /**
+     * Entry {@code feature} of the last axis of {@code hookName}'s activation set to zero at every position: an SAE
+     * feature ({@code "blocks.8.hook_resid_pre.hook_sae_acts_post"}, spliced with its error term to remove just that
+     * feature's write) or an MLP neuron.
+     */
+    public static Hook zeroFeature(String hookName, int feature) {
+        return replace(hookName, "..., " + feature, slice -> slice.zerosLike());
+    }
+
+    /** The feature replaced by its mean over the reference run's batch (position by position). */
+    public static Hook meanFeature(String hookName, int feature, ActivationCache reference) {
+        NDArray mean = batchMean(reference.get(hookName)).get("..., " + feature);
+        return replace(hookName, "..., " + feature, slice -> mean.broadcast(slice.getShape()));
     }
 
     /** A whole layer's attention ("attn_out") or MLP ("mlp_out") output set to zero. */

@@ -3,6 +3,7 @@ package dev.loupe.patching;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.hook.ActNames;
 import dev.loupe.model.ActivationCache;
@@ -30,10 +31,7 @@ public final class AttributionPatching {
     public static Estimates run(HookedTransformer model, NDArray cleanTokens, NDArray corruptedTokens,
                                 Function<NDArray, NDArray> metric) {
         ModelConfig cfg = model.config();
-        if (!cleanTokens.getShape().equals(corruptedTokens.getShape())) {
-            throw new IllegalArgumentException("Clean tokens " + cleanTokens.getShape() + " and corrupted tokens "
-                    + corruptedTokens.getShape() + " must have the same shape.");
-        }
+        requireSameShape(cleanTokens, corruptedTokens);
         java.util.function.Predicate<String> wanted = n -> n.endsWith("hook_resid_pre") || n.endsWith("attn.hook_z")
                 || n.endsWith("mlp.hook_post");
         try (ActivationCache clean = model.runWithCache(cleanTokens, wanted);
@@ -43,10 +41,10 @@ public final class AttributionPatching {
             NDList heads = new NDList();
             NDList neurons = new NDList();
             for (int l = 0; l < layers; l++) {
-                resid.add(estimate(clean, corrupted, ActNames.actName("resid_pre", l)));
-                heads.add(estimate(clean, corrupted, ActNames.actName("z", l)));
+                resid.add(estimate(clean, corrupted, ActNames.actName("resid_pre", l), true));
+                heads.add(estimate(clean, corrupted, ActNames.actName("z", l), true));
                 if (!cfg.attnOnly()) {
-                    neurons.add(estimate(clean, corrupted, ActNames.actName("post", l)));
+                    neurons.add(estimate(clean, corrupted, ActNames.actName("post", l), false));
                 }
             }
             int pos = (int) cleanTokens.getShape().get(cleanTokens.getShape().dimension() - 1);
@@ -64,11 +62,40 @@ public final class AttributionPatching {
     }
 
     /**
-     * (clean − corrupted) · gradient, summed over the batch and the activation's last axis (d_model or d_head; for
-     * neurons there is nothing to sum, each neuron is its own component): [pos] or [pos, head] or [pos, neuron].
+     * The estimate for each entry of an activation [batch, pos, n] whose entries are components of their own (an SAE's
+     * {@code <hook>.hook_sae_acts_post} features, MLP neurons), by [pos, feature]: (clean − corrupted) × the
+     * gradient at the corrupted run, summed over the batch. With an SAE spliced with its error term, this is the
+     * first-order effect of patching each feature from the clean run, exact where the metric is linear in it.
      */
-    private static NDArray estimate(ActivationCache clean, ActivationCache corrupted, String name) {
+    public static PatchingResult features(HookedTransformer model, NDArray cleanTokens, NDArray corruptedTokens,
+                                          Function<NDArray, NDArray> metric, String hookName) {
+        requireSameShape(cleanTokens, corruptedTokens);
+        java.util.function.Predicate<String> wanted = hookName::equals;
+        try (ActivationCache clean = model.runWithCache(cleanTokens, wanted);
+             ActivationCache corrupted = model.runWithGradCache(corruptedTokens, wanted, metric)) {
+            Shape s = clean.get(hookName).getShape();
+            if (s.dimension() != 3) {
+                throw new IllegalArgumentException("Features are the last axis of an activation [batch, pos, n]; "
+                        + hookName + " has shape " + s);
+            }
+            return new PatchingResult("Attribution patching features of " + hookName, estimate(clean, corrupted, hookName, false),
+                    List.of("pos", "feature"), List.of(Patching.numbered("", (int) s.get(1)), Patching.numbered("F", (int) s.get(2))));
+        }
+    }
+
+    private static void requireSameShape(NDArray cleanTokens, NDArray corruptedTokens) {
+        if (!cleanTokens.getShape().equals(corruptedTokens.getShape())) {
+            throw new IllegalArgumentException("Clean tokens " + cleanTokens.getShape() + " and corrupted tokens "
+                    + corruptedTokens.getShape() + " must have the same shape.");
+        }
+    }
+
+    /**
+     * (clean − corrupted) · gradient, summed over the batch and, where {@code sumLastAxis}, the activation's last axis
+     * (d_model or d_head; neurons and features are each their own component): [pos] or [pos, head] or [pos, neuron].
+     */
+    private static NDArray estimate(ActivationCache clean, ActivationCache corrupted, String name, boolean sumLastAxis) {
         NDArray product = clean.get(name).sub(corrupted.get(name)).mul(corrupted.grad(name)).sum(new int[] {0});
-        return name.endsWith("hook_post") ? product : product.sum(new int[] {-1});
+        return sumLastAxis ? product.sum(new int[] {-1}) : product;
     }
 }

@@ -19,6 +19,7 @@ import dev.loupe.tensor.Tensors;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
+import java.util.function.IntFunction;
 
 /**
  * Activation patching sweeps, TransformerLens's {@code get_act_patch_*}: run the model on {@code tokens} with one
@@ -41,7 +42,8 @@ public final class Patching {
 
     /**
      * The patches of one layer: cell i patches position {@code position(i)} (when positions are patched one by one)
-     * of head {@code head(i)} (when heads are), among {@code heads} of the layer.
+     * of head {@code head(i)} (when heads are), among {@code heads} of the layer. For an activation [batch, pos, n]
+     * the "heads" are entries of its last axis: features or neurons.
      */
     private record Cells(Slice slice, int positions, int[] heads) {
         int count() {
@@ -131,7 +133,7 @@ public final class Patching {
             }
         }
         int pos = (int) tokens.getShape().get(1);
-        double[][] byLayer = runLayers(model, tokens, source, metric, "z",
+        double[][] byLayer = runLayers(model, tokens, source, metric, "z", layer -> ActNames.actName("z", layer),
                 layer -> new Cells(Slice.POSITION_AND_HEAD, pos, headsIn(heads, layer)));
         double[] values = new double[heads.size() * pos];
         for (int i = 0; i < heads.size(); i++) {
@@ -145,6 +147,62 @@ public final class Patching {
         return new PatchingResult("Patching z by position", Tensors.ofDoubles(values, new Shape(heads.size(), pos)),
                 List.of("head", "pos"), List.of(heads.stream().map(PathPatching.Head::toString).toList(),
                         positionLabels(model, tokens, pos)));
+    }
+
+    /**
+     * Each of {@code features} at each position of any activation [batch, pos, n] inside a block, by [feature, pos]: an
+     * SAE's {@code <hook>.hook_sae_acts_post} (spliced with its error term, patching a feature moves the activation
+     * by exactly its change times its decoder row), MLP neurons ({@code blocks.L.mlp.hook_post}), or a residual
+     * direction's coordinates. Each cell replaces one entry, one position of one feature, by its value in
+     * {@code source}; cells run batched from the target run's residual stream before the hook's block, as the layer
+     * sweeps do, and equal one forward pass per patch.
+     */
+    public static PatchingResult features(HookedTransformer model, NDArray tokens, ActivationCache source,
+                                          Function<NDArray, NDArray> metric, String hookName, int[] features) {
+        int layer = ActNames.layerOf(hookName);
+        if (layer < 0) {
+            throw new IllegalArgumentException("Feature patching runs from the residual stream before the hook's block;"
+                    + " " + hookName + " is not inside a block (blocks.L....)");
+        }
+        if (source.contains(hookName)) {
+            Shape s = source.get(hookName).getShape();
+            if (s.dimension() != 3) {
+                throw new IllegalArgumentException("Features are the last axis of an activation [batch, pos, n]; "
+                        + hookName + " has shape " + s);
+            }
+            for (int f : features) {
+                if (f < 0 || f >= s.get(2)) {
+                    throw new IllegalArgumentException("Feature " + f + " is not in " + hookName + ", which has " + s.get(2)
+                            + " (shape " + s + ")");
+                }
+            }
+        }
+        if (features.length == 0) {
+            throw new IllegalArgumentException("Name at least one feature to patch");
+        }
+        int pos = (int) tokens.getShape().get(1);
+        Cells cells = new Cells(Slice.POSITION_AND_HEAD, pos, features);
+        Cells none = new Cells(Slice.POSITION_AND_HEAD, pos, new int[0]);
+        double[] byPosition = runLayers(model, tokens, source, metric, hookName, l -> hookName,
+                l -> l == layer ? cells : none)[layer];
+        double[] values = new double[features.length * pos];
+        for (int i = 0; i < features.length; i++) {
+            for (int p = 0; p < pos; p++) {
+                values[i * pos + p] = byPosition[p * features.length + i];
+            }
+        }
+        List<String> names = java.util.Arrays.stream(features).mapToObj(f -> "F" + f).toList();
+        return new PatchingResult("Patching features of " + hookName, Tensors.ofDoubles(values, new Shape(features.length, pos)),
+                List.of("feature", "pos"), List.of(names, positionLabels(model, tokens, pos)));
+    }
+
+    private static int firstLayerWithCells(ModelConfig cfg, IntFunction<Cells> cellsOf) {
+        for (int l = 0; l < cfg.nLayers(); l++) {
+            if (cellsOf.apply(l).count() > 0) {
+                return l;
+            }
+        }
+        return 0;
     }
 
     /** The head indices of {@code layer} among {@code heads}, each once, in the order given. */
@@ -183,7 +241,7 @@ public final class Patching {
         boolean keyValue = act.equals("k") || act.equals("v");
         int heads = keyValue ? cfg.nKeyValueHeads() : cfg.nHeads();
         Cells cells = Cells.of(slice, pos, heads);
-        double[][] byLayer = runLayers(model, tokens, source, metric, act, layer -> cells);
+        double[][] byLayer = runLayers(model, tokens, source, metric, act, layer -> ActNames.actName(act, layer), layer -> cells);
         double[] values = new double[cfg.nLayers() * cells.count()];
         for (int l = 0; l < cfg.nLayers(); l++) {
             System.arraycopy(byLayer[l], 0, values, l * cells.count(), cells.count());
@@ -206,11 +264,15 @@ public final class Patching {
         return new PatchingResult(title, Tensors.ofDoubles(values, shape), axes, labels);
     }
 
-    /** The metric after each cell of each layer ({@code cellsOf(layer)}, none in some layers), layer by layer. */
+    /**
+     * The metric after each cell of each layer ({@code cellsOf(layer)}, none in some layers), layer by layer, patching
+     * hook point {@code nameOf(layer)}; {@code act} names the work in errors and progress.
+     */
     private static double[][] runLayers(HookedTransformer model, NDArray tokens, ActivationCache source,
-                                        Function<NDArray, NDArray> metric, String act, java.util.function.IntFunction<Cells> cellsOf) {
+                                        Function<NDArray, NDArray> metric, String act, IntFunction<String> nameOf,
+                                        IntFunction<Cells> cellsOf) {
         ModelConfig cfg = model.config();
-        check(model, tokens, source, metric, act);
+        check(model, tokens, source, metric, act, nameOf.apply(firstLayerWithCells(cfg, cellsOf)));
         List<NDArray> residPre = new ArrayList<>();
         // What each block received, before hooks or SAEs at its resid_pre acted: the patched runs pass it through them.
         try (ActivationCache target = model.runWithInputCache(tokens, n -> n.endsWith("hook_resid_pre"))) {
@@ -233,10 +295,13 @@ public final class Patching {
             for (int l = 0; l < cfg.nLayers(); l++) {
                 int layer = l;
                 Cells cells = cellsOf.apply(layer);
-                String name = ActNames.actName(act, layer);
+                values[layer] = new double[cells.count()];
+                if (cells.count() == 0) {
+                    continue;
+                }
+                String name = nameOf.apply(layer);
                 NDArray clean = source.get(name);
                 NDArray from = residPre.get(layer);
-                values[layer] = new double[cells.count()];
                 int count;
                 for (int first = 0; first < cells.count(); first += count) {
                     count = budget.nextChunk(cells.count() - first);
@@ -352,7 +417,7 @@ public final class Patching {
     }
 
     private static void check(HookedTransformer model, NDArray tokens, ActivationCache source,
-                              Function<NDArray, NDArray> metric, String act) {
+                              Function<NDArray, NDArray> metric, String act, String first) {
         Shape s = tokens.getShape();
         Shape sourceLogits = source.logits().getShape();
         if (s.dimension() != 2 || s.get(0) != sourceLogits.get(0) || s.get(1) != sourceLogits.get(1)) {
@@ -364,7 +429,6 @@ public final class Patching {
             throw new IllegalArgumentException("The source cache was made by another model (" + source.model().config()
                     + ") than the one patched (" + model.config() + "); make it with runWithCache on the patched model.");
         }
-        String first = ActNames.actName(act, 0);
         if (!source.contains(first)) {
             throw new IllegalArgumentException("The source cache has no " + first + "; make it with runWithCache(tokens) or a"
                     + " names filter that keeps " + act + ".");

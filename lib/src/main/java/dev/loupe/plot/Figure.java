@@ -60,6 +60,11 @@ public abstract class Figure implements Displayable {
                 + "if(root.getAttribute(\"data-ready\"))return;\n" + body + "})(0);})();</script>";
     }
 
+    /** The HTML inside a notebook output whose bundle carries the PNG: a plotly view need not carry it again. */
+    String notebookHtml() {
+        return html();
+    }
+
     public byte[] png() {
         return encodePng(image());
     }

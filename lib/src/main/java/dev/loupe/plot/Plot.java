@@ -249,6 +249,18 @@ public final class Plot {
         return new Tokens(tokens, values);
     }
 
+    /** Rows of coloured tokens on one colour scale, each with a label and optionally a token outlined. */
+    public static Tokens coloredTokens(List<Tokens.Row> rows) {
+        return new Tokens(rows);
+    }
+
+    /**
+     * Figures and text in rows, drawn as one figure: {@code Plot.panels("title").row(a, b).note("...").row(c)}.
+     */
+    public static Panels panels(String title) {
+        return new Panels(title);
+    }
+
     /** Tokens coloured by a 1-D array of any numeric type (one value per token). */
     public static Tokens coloredTokens(List<String> tokens, NDArray values) {
         return coloredTokens(tokens, Values.doubles(values, "Plot.coloredTokens"));

@@ -131,8 +131,18 @@ abstract class Plotted extends Figure {
     @Override
     public MimeBundle mimeBundle() {
         byte[] png = png();
+        return MimeBundle.text(text()).withHtml(notebookHtml(png)).withPng(png);
+    }
+
+    @Override
+    String notebookHtml() {
+        return notebookHtml(null);
+    }
+
+    /** {@code png}: the PNG if already drawn; null draws it only where the HTML needs it. */
+    private String notebookHtml(byte[] png) {
         String library = PlotlyJs.source();
-        return MimeBundle.text(text()).withHtml(library == null ? html(png, null, true) : html(null, library, true)).withPng(png);
+        return library == null ? html(png == null ? png() : png, null, true) : html(null, library, true);
     }
 
     /**

@@ -111,6 +111,19 @@ public final class TokenWindows {
         }
     }
 
+    /**
+     * The whole stream (training and held-out parts) cut into consecutive windows of ctx tokens, the last partial one
+     * left out: [size / ctx, ctx], for a pass over the corpus that reads every token once.
+     */
+    public NDArray consecutive() {
+        int n = tokens.length / ctx;
+        long[] ids = new long[n * ctx];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = tokens[i];
+        }
+        return Tensors.ofLongs(ids, new Shape(n, ctx));
+    }
+
     /** A fixed evaluation batch from the held-out tail: [batch, ctx]. */
     public NDArray heldOut() {
         return heldOut(batch);
