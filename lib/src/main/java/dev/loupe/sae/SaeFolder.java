@@ -153,13 +153,15 @@ final class SaeFolder {
                 }
             }
         }
-        byte[] cfg = SaeCfgJson.write(sae.config(), sae.dataType());
-        AtomicFolder.write(dir, tmp -> {
-            Files.write(tmp.resolve(SaeCfgJson.FILE), cfg);
-            Safetensors.write(tmp.resolve(WEIGHTS), sae.stateDict());
-            if (sae.logSparsity().isPresent()) {
-                Safetensors.write(tmp.resolve(SPARSITY), Map.of("sparsity", sae.logSparsity().get()));
-            }
-        });
+        AtomicFolder.write(dir, tmp -> writeInto(sae, tmp));
+    }
+
+    /** Writes the SAE's files into {@code dir}, which exists; callers make the folder appear whole (a trainer's checkpoint). */
+    static void writeInto(Sae sae, Path dir) throws IOException {
+        Files.write(dir.resolve(SaeCfgJson.FILE), SaeCfgJson.write(sae.config(), sae.dataType()));
+        Safetensors.write(dir.resolve(WEIGHTS), sae.stateDict());
+        if (sae.logSparsity().isPresent()) {
+            Safetensors.write(dir.resolve(SPARSITY), Map.of("sparsity", sae.logSparsity().get()));
+        }
     }
 }

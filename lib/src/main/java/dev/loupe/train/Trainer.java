@@ -200,8 +200,8 @@ public final class Trainer {
                 ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble()).sum());
     }
 
-    /** In-place updates of parameters that require gradients are only allowed with autograd off. */
-    private static <T> T withoutGradients(java.util.function.Supplier<T> body) {
+    /** Runs {@code body} with autograd off: in-place updates of parameters that require gradients need it. */
+    public static <T> T withoutGradients(java.util.function.Supplier<T> body) {
         boolean was = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
         try {

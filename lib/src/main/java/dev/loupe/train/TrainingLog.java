@@ -31,13 +31,15 @@ public final class TrainingLog implements Displayable {
     private final List<Long> steps = new ArrayList<>();
     private final Map<String, List<Double>> columns = new LinkedHashMap<>();
 
-    TrainingLog() {
+    /** An empty log, for training loops outside this package (SAE training). */
+    public TrainingLog() {
         for (String c : List.of("loss", "lr", "grad_norm")) {
             columns.put(c, new ArrayList<>());
         }
     }
 
-    synchronized void step(long step, double loss, double lr, double gradNorm) {
+    /** A new row: the step's loss, learning rate and gradient norm (NaN if not measured). */
+    public synchronized void step(long step, double loss, double lr, double gradNorm) {
         steps.add(step);
         for (List<Double> c : columns.values()) {
             c.add(Double.NaN);
@@ -47,7 +49,8 @@ public final class TrainingLog implements Displayable {
         set("grad_norm", gradNorm);
     }
 
-    synchronized void evaluation(long step, Map<String, Double> values) {
+    /** Values measured at the step of the last row. */
+    public synchronized void evaluation(long step, Map<String, Double> values) {
         if (steps.isEmpty() || steps.get(steps.size() - 1) != step) {
             throw new IllegalStateException("Evaluation at step " + step + " without a training step");
         }

@@ -170,6 +170,26 @@ public final class IoiOrganism {
         };
     }
 
+    /**
+     * The organism's training data: the Brown corpus (fetched into {@code target/data}), the training names, the
+     * vocabulary, Brown windows with the last 5% held out, the IOI training distribution, and the mixed batches.
+     */
+    public record TrainingData(List<String> documents, List<String> names, SubsetTokenizer tokenizer, TokenWindows brown,
+                               IoiDistribution ioi, LongFunction<NDArray> batches) {}
+
+    /** The data {@code ./loupe train ioi-organism} trains on with this seed (the same tokenizer whatever the seed). */
+    public static TrainingData trainingData(long seed) throws IOException {
+        Path corpus = BrownCorpus.fetch(Path.of("target/data"));
+        List<String> documents = BrownCorpus.documents(corpus);
+        List<String> names = trainingNames(BrownCorpus.properNouns(corpus, MIN_PROPER_NOUN_COUNT));
+        SubsetTokenizer tokenizer = tokenizer(documents, names);
+        TokenWindows brown = new TokenWindows(tokenizer, documents, BATCH, CTX, 0.05, seed);
+        System.out.printf("Brown corpus: %d documents, %,d tokens; vocabulary %d covers %.1f%% of them%n",
+                documents.size(), brown.size(), VOCAB, 100 * tokenizer.coverage(String.join("\n", documents)));
+        IoiDistribution ioi = trainingDistribution(names);
+        return new TrainingData(documents, names, tokenizer, brown, ioi, batches(brown, tokenizer, ioi, seed));
+    }
+
     /** Mean logit difference and the share of prompts answered with the IO, on a dataset. */
     static Map<String, Double> ioiMetrics(HookedTransformer model, IoiDataset data, String prefix) {
         NDArray logits = model.forward(data.tokens());
@@ -180,31 +200,19 @@ public final class IoiOrganism {
     }
 
     public static void main(String[] args) throws Exception {
-        long steps = DEFAULT_STEPS;
-        long seed = 0;
-        Path out = Path.of("tutorials/models/" + NAME);
-        for (int i = 0; i < args.length; i += 2) {
-            if (i + 1 == args.length) {
-                throw new IllegalArgumentException("Option " + args[i] + " needs a value");
-            }
-            switch (args[i]) {
-                case "--steps" -> steps = Long.parseLong(args[i + 1]);
-                case "--seed" -> seed = Long.parseLong(args[i + 1]);
-                case "--out" -> out = Path.of(args[i + 1]);
-                default -> throw new IllegalArgumentException("Unknown option " + args[i] + "; expected --steps, --seed, --out");
-            }
-        }
+        Map<String, String> o = options(args, Map.of("--steps", String.valueOf(DEFAULT_STEPS), "--seed", "0",
+                "--out", "tutorials/models/" + NAME));
+        long steps = Long.parseLong(o.get("--steps"));
+        long seed = Long.parseLong(o.get("--seed"));
+        Path out = Path.of(o.get("--out"));
         long start = System.nanoTime();
-        Path corpus = BrownCorpus.fetch(Path.of("target/data"));
-        List<String> documents = BrownCorpus.documents(corpus);
-        List<String> names = trainingNames(BrownCorpus.properNouns(corpus, MIN_PROPER_NOUN_COUNT));
-        SubsetTokenizer tokenizer = tokenizer(documents, names);
-        TokenWindows brown = new TokenWindows(tokenizer, documents, BATCH, CTX, 0.05, seed);
-        System.out.printf("Brown corpus: %d documents, %,d tokens; vocabulary %d covers %.1f%% of them%n",
-                documents.size(), brown.size(), VOCAB, 100 * tokenizer.coverage(String.join("\n", documents)));
+        TrainingData data = trainingData(seed);
+        List<String> names = data.names();
+        SubsetTokenizer tokenizer = data.tokenizer();
+        TokenWindows brown = data.brown();
 
         HookedTransformer model = HookedTransformer.create(config(tokenizer.vocabSize(), seed)).withTokenizer(tokenizer);
-        IoiDistribution training = trainingDistribution(names);
+        IoiDistribution training = data.ioi();
         System.out.printf("IOI sentences: %d templates, %d names (%d of them the paper's)%n", training.templates().size(),
                 names.size(), names.stream().filter(IoiTemplates.NAMES::contains).count());
         IoiDataset seen = IoiDataset.of(model, trainingTemplates().sample(200, seed + 101));
@@ -213,7 +221,7 @@ public final class IoiOrganism {
         IoiDataset standard = IoiDataset.standard(model);
         NDArray heldOutText = brown.heldOut(64);
         Trainer trainer = new Trainer(model, new AdamW(0.9, 0.99, 1e-8, 0.01), LrSchedule.warmupCosine(LR, 200, steps, LR / 10),
-                batches(brown, tokenizer, training, seed), 1.0);
+                data.batches(), 1.0);
         trainer.filterGradients(TiedEmbeddings.tie(model));
         trainer.evaluateAll(EVAL_EVERY, m -> {
             Map<String, Double> v = new LinkedHashMap<>(ioiMetrics(m, heldOut, "held_out"));
@@ -234,6 +242,21 @@ public final class IoiOrganism {
         double tokensPerSecond = tokens / ((System.nanoTime() - trainStart) / 1e9);
         System.out.printf(Locale.ROOT, "%,d tokens trained at %.0f tokens/s%n", tokens, tokensPerSecond);
         publish(model, tokenizer, log, out, seed, steps, tokensPerSecond, (System.nanoTime() - start) / 1e9, names.size());
+    }
+
+    /** {@code --name value} pairs over the defaults, which also name the options allowed. */
+    static Map<String, String> options(String[] args, Map<String, String> defaults) {
+        Map<String, String> o = new LinkedHashMap<>(defaults);
+        for (int i = 0; i < args.length; i += 2) {
+            if (!defaults.containsKey(args[i])) {
+                throw new IllegalArgumentException("Unknown option " + args[i] + "; expected one of " + defaults.keySet());
+            }
+            if (i + 1 == args.length) {
+                throw new IllegalArgumentException("Option " + args[i] + " needs a value");
+            }
+            o.put(args[i], args[i + 1]);
+        }
+        return o;
     }
 
     /** Writes the published folder whole or not at all. */
