@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 
 import dev.loupe.hook.ActNames;
+import dev.loupe.load.BundledModels;
 import dev.loupe.load.Hub;
 import dev.loupe.load.LoadOptions;
 import dev.loupe.load.ModelLoadException;
@@ -84,9 +85,12 @@ public final class SaeReleases {
         return List.copyOf(RELEASES.keySet());
     }
 
+    /** SAEs Loupe trained on its own models, in the library: release {@code loupe}, no download. */
+    public static final List<String> LOUPE_SAES = List.of("sae-ioi-organism");
+
     /** A release's SAE ids. */
     public static List<String> ids(String release) {
-        return List.copyOf(release(release).saes().keySet());
+        return release.equals("loupe") ? LOUPE_SAES : List.copyOf(release(release).saes().keySet());
     }
 
     /** The Hugging Face repository a release downloads from. */
@@ -104,6 +108,9 @@ public final class SaeReleases {
 
     /** As {@link Sae#fromPretrained(String, String, LoadOptions)}, through this hub (its cache, endpoint and progress). */
     public static Sae fromPretrained(String release, String saeId, LoadOptions options, Hub hub) throws IOException {
+        if (release.equals("loupe") && LOUPE_SAES.contains(saeId)) {
+            return SaeFolder.read(BundledModels.folder(saeId), options.dtype(), Map.of());
+        }
         Release r = release(release);
         Entry entry = r.saes().get(saeId);
         if (entry == null) {
