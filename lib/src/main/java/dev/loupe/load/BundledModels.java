@@ -10,7 +10,8 @@ import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 /**
- * The models Loupe trains itself ({@code loupe/attn-only-2l}, ...), committed under {@code tutorials/models/NAME}
+ * The models Loupe trains itself ({@code loupe/attn-only-2l}, ...) and their SAEs (SAELens folders:
+ * {@code Sae.load(BundledModels.folder("sae-ioi-organism"))}), committed under {@code tutorials/models/NAME}
  * and packaged in the library under {@code dev/loupe/models/NAME}. Run from a build folder they are read in place;
  * from a jar they are copied once into {@code ~/.cache/loupe/models/NAME-HASH} (or under {@code $LOUPE_CACHE}), whole
  * or not at all, the hash naming the weights so that a newer jar never reads an older copy.
@@ -18,23 +19,28 @@ import java.util.List;
 public final class BundledModels {
 
     /**
-     * What a bundled folder may hold; config.json and model.safetensors are required. checkpoints.txt names
-     * subfolders (one a line) that each hold a checkpoint's config.json and model.safetensors.
+     * What a bundled folder may hold; a model needs config.json and model.safetensors, an SAE cfg.json and
+     * sae_weights.safetensors. checkpoints.txt names subfolders (one a line) that each hold a checkpoint's config.json
+     * and model.safetensors.
      */
-    static final List<String> FILES = List.of("config.json", "model.safetensors", "subset_vocab.json", "tokenizer.json",
-            "metrics.csv", "training.json", "checkpoints.txt");
+    static final List<String> FILES = List.of("config.json", "model.safetensors", "cfg.json", "sae_weights.safetensors",
+            "sparsity.safetensors", "subset_vocab.json", "tokenizer.json", "metrics.csv", "training.json",
+            "checkpoints.txt");
     private static final List<String> CHECKPOINT_FILES = List.of("config.json", "model.safetensors");
 
     private BundledModels() {}
 
     /** The folder of bundled model {@code name} (the part after {@code loupe/}). */
     public static Path folder(String name) throws IOException {
-        URL config = resource(name, "config.json");
-        URL weights = resource(name, "model.safetensors");
+        boolean sae = resource(name, "cfg.json") != null;
+        String weightsFile = sae ? "sae_weights.safetensors" : "model.safetensors";
+        URL config = resource(name, sae ? "cfg.json" : "config.json");
+        URL weights = resource(name, weightsFile);
         if (config == null || weights == null) {
             throw new ModelLoadException("Loupe's model '" + name + "' is not in this build: expected "
-                    + "dev/loupe/models/" + name + "/config.json and model.safetensors on the class path (they come from"
-                    + " tutorials/models/" + name + "; train it with ./loupe train " + name + ").", null);
+                    + "dev/loupe/models/" + name + "/config.json and model.safetensors (or an SAE's cfg.json and"
+                    + " sae_weights.safetensors) on the class path (they come from tutorials/models/" + name
+                    + "; train it with ./loupe train " + name + ").", null);
         }
         if ("file".equals(config.getProtocol())) {
             try {
@@ -44,7 +50,7 @@ public final class BundledModels {
             }
         }
         Path target = cacheRoot().resolve(name + "-" + sha256(weights).substring(0, 12));
-        if (Files.isRegularFile(target.resolve("model.safetensors"))) {
+        if (Files.isRegularFile(target.resolve(weightsFile))) {
             return target;
         }
         Files.createDirectories(target.getParent());
@@ -62,7 +68,7 @@ public final class BundledModels {
         try {
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException anotherProcessWasFirst) {
-            if (!Files.isRegularFile(target.resolve("model.safetensors"))) {
+            if (!Files.isRegularFile(target.resolve(weightsFile))) {
                 throw anotherProcessWasFirst;
             }
         }

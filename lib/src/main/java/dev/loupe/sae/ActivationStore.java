@@ -72,7 +72,10 @@ public final class ActivationStore {
         }
     }
 
-    /** Activations at {@code hookName} of the token batches {@code tokens.apply(0), tokens.apply(1), …} ([batch, ctx]). */
+    /**
+     * Activations at {@code hookName} of the token batches {@code tokens.apply(0), tokens.apply(1), …} ([batch, ctx]).
+     * The store closes each batch once it has run it, so a function serving one array returns a duplicate.
+     */
     public static ActivationStore of(HookedTransformer model, String hookName, LongFunction<NDArray> tokens) {
         return new ActivationStore(model, hookName, hookName, tokens, null);
     }

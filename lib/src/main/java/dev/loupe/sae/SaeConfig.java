@@ -151,6 +151,12 @@ public record SaeConfig(Architecture architecture, Kind kind, int dIn, int dSae,
                 normalization, rescaleByDecoderNorm && (a == Architecture.TOPK || a == Architecture.BATCHTOPK), metadata);
     }
 
+    /** TopK and BatchTopK choosing among pre-activations times their decoder rows' norms (SAELens trains that way). */
+    public SaeConfig withRescaleByDecoderNorm(boolean rescale) {
+        return new SaeConfig(architecture, kind, dIn, dSae, dOut, hookName, hookNameOut, modelName, k, applyBDecToInput,
+                normalization, rescale, metadata);
+    }
+
     public SaeConfig withModelName(String name) {
         return new SaeConfig(architecture, kind, dIn, dSae, dOut, hookName, hookNameOut, name, k, applyBDecToInput,
                 normalization, rescaleByDecoderNorm, metadata);

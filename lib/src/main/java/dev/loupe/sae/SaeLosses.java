@@ -20,7 +20,7 @@ import java.util.Map;
  * </ul>
  * TopK and BatchTopK choose among pre-activations times their decoder rows' norms and divide them back out before
  * decoding when the config says {@code rescaleByDecoderNorm} (SAELens's training default). BatchTopK keeps the
- * {@code k · batch} largest ReLU'd activations of the whole batch.
+ * {@code int(k · batch)} largest ReLU'd activations of the whole batch, k a float ({@link Terms#batchK}).
  *
  * <p>JumpReLU's pseudo-derivatives (Rajamanoharan et al. 2024, with the rectangle kernel K of width ε):
  * ∂JumpReLU(z; θ)/∂θ = −(θ/ε)·K((z − θ)/ε) and ∂H(z − θ)/∂θ = −(1/ε)·K((z − θ)/ε); with respect to z the true
@@ -38,10 +38,12 @@ public final class SaeLosses {
      * @param bandwidth      ε of JumpReLU's kernel
      * @param auxCoefficient AuxK's coefficient (topk, batchtopk)
      * @param dead           [d_sae] booleans, features counted dead for AuxK; null for none
+     * @param batchK         BatchTopK's average number of active features per row, SAELens's float {@code k}: the
+     *                       batch keeps {@code int(batchK · rows)}
      */
-    public record Terms(double sparsity, double bandwidth, double auxCoefficient, NDArray dead) {
+    public record Terms(double sparsity, double bandwidth, double auxCoefficient, NDArray dead, double batchK) {
         public static Terms of(double sparsity) {
-            return new Terms(sparsity, 0.05, 1.0, null);
+            return new Terms(sparsity, 0.05, 1.0, null, 0);
         }
     }
 
@@ -51,10 +53,11 @@ public final class SaeLosses {
      * @param total    the scalar trained on
      * @param mse      squared error summed over d_out, mean over the batch
      * @param aux      the architecture's term (l1, AuxK or l0), coefficient included
+     * @param hiddenPre pre-activations [batch, d_sae], times the decoder norms when TopK rescales
      * @param features feature activations [batch, d_sae]
      * @param output   reconstructions [batch, d_out]
      */
-    public record Result(NDArray total, NDArray mse, NDArray aux, NDArray features, NDArray output) {}
+    public record Result(NDArray total, NDArray mse, NDArray aux, NDArray hiddenPre, NDArray features, NDArray output) {}
 
     /** The loss of reconstructing {@code target} [batch, d_out] from {@code input} [batch, d_in]; target = input for an SAE. */
     public static Result compute(SaeConfig cfg, Map<String, NDArray> params, NDArray input, NDArray target, Terms terms) {
@@ -65,7 +68,7 @@ public final class SaeLosses {
         NDArray features = switch (cfg.architecture()) {
             case STANDARD -> pre.maximum(0);
             case TOPK -> Sae.topK(pre, cfg.k());
-            case BATCHTOPK -> batchTopK(pre, cfg.k());
+            case BATCHTOPK -> batchTopK(pre, terms.batchK());
             case JUMPRELU -> jumpRelu(pre, theta, terms.bandwidth());
         };
         NDArray output = decode(features, params, decoderNorm, rescale);
@@ -75,7 +78,7 @@ public final class SaeLosses {
             case TOPK, BATCHTOPK -> auxK(cfg, params, decoderNorm, pre, target.sub(output).stopGradient(), terms);
             case JUMPRELU -> step(pre, theta, terms.bandwidth()).sum(new int[] {1}).mean().mul(terms.sparsity());
         };
-        return new Result(mse.add(aux), mse, aux, features, output);
+        return new Result(mse.add(aux), mse, aux, pre, features, output);
     }
 
     /** (x − b_dec·[apply]) W_enc + b_enc, times the decoder norms when TopK rescales. */
@@ -96,10 +99,10 @@ public final class SaeLosses {
         return f.matMul(params.get("W_dec")).add(params.get("b_dec"));
     }
 
-    /** The {@code k · batch} largest ReLU'd pre-activations of the whole batch, zero elsewhere (SAELens's BatchTopK). */
-    static NDArray batchTopK(NDArray pre, int k) {
+    /** The {@code int(k · batch)} largest ReLU'd pre-activations of the whole batch, zero elsewhere (SAELens's BatchTopK). */
+    static NDArray batchTopK(NDArray pre, double k) {
         NDArray flat = pre.maximum(0).reshape(1, -1);
-        return Sae.topK(flat, (int) Math.min(flat.size(), (long) k * pre.getShape().get(0))).reshape(pre.getShape());
+        return Sae.topK(flat, (int) Math.min(flat.size(), (long) (k * pre.getShape().get(0)))).reshape(pre.getShape());
     }
 
     /** z·H(z − θ), with gradient H for z and −(θ/ε)·K((z − θ)/ε) for θ. */

@@ -168,7 +168,8 @@ public final class SaeTrainer {
             Map<String, NDArray> params = sae.params;
             SaeLosses.Result r;
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                SaeLosses.Terms terms = new SaeLosses.Terms(sparsityAt(step), o.bandwidth, o.auxCoefficient, deadFeatures());
+                SaeLosses.Terms terms = new SaeLosses.Terms(sparsityAt(step), o.bandwidth, o.auxCoefficient, deadFeatures(),
+                        o.batchK);
                 r = SaeLosses.compute(cfg, params, batch.input().toType(o.dtype, false), batch.target().toType(o.dtype, false), terms);
                 collector.backward(r.total());
             }

@@ -36,6 +36,7 @@ public final class SaeTraining {
     double sparsity = 1.0;
     long sparsityWarmupSteps;
     double auxCoefficient = 1.0;
+    double batchK;
     double bandwidth = 0.05;
     double initThreshold = 0.01;
     double decoderInitNorm = 0.1;
@@ -53,6 +54,7 @@ public final class SaeTraining {
     private SaeTraining(HookedTransformer model, SaeConfig cfg) {
         this.model = model;
         this.cfg = cfg;
+        this.batchK = cfg.k();
     }
 
     /** Training for an SAE of this config on this model's activations. */
@@ -85,6 +87,19 @@ public final class SaeTraining {
 
     /** AuxK's coefficient (TopK and BatchTopK). */
     public SaeTraining auxCoefficient(double c) { auxCoefficient = c; return this; }
+
+    /**
+     * BatchTopK's average number of active features per row, which SAELens lets be fractional: a batch of B rows keeps
+     * its {@code int(k · B)} largest activations. Defaults to the config's k.
+     */
+    public SaeTraining batchTopK(double k) {
+        if (cfg.architecture() != SaeConfig.Architecture.BATCHTOPK || !(k > 0)) {
+            throw new IllegalArgumentException("batchTopK(k) needs a BatchTopK SAE and k > 0; got "
+                    + cfg.saeLensArchitecture() + ", k " + k);
+        }
+        batchK = k;
+        return this;
+    }
 
     /** JumpReLU's kernel width ε and initial threshold. */
     public SaeTraining jumpRelu(double kernelBandwidth, double initialThreshold) {

@@ -71,7 +71,8 @@ class SaeTrainLossesTest {
             return SaeLosses.compute(cfg, arrays(cfg, p), x, x, terms).total().getDouble();
         }
         Map<String, NDArray> a = arrays(cfg, p);
-        SaeLosses.Terms none = new SaeLosses.Terms(terms.sparsity(), terms.bandwidth(), terms.auxCoefficient(), null);
+        SaeLosses.Terms none = new SaeLosses.Terms(terms.sparsity(), terms.bandwidth(), terms.auxCoefficient(), null,
+                terms.batchK());
         return SaeLosses.compute(cfg, a, x, x, none).total().getDouble()
                 + SaeLosses.auxK(cfg, a, x, frozen, terms).getDouble();
     }
@@ -157,17 +158,13 @@ class SaeTrainLossesTest {
     @Test
     void topKAndBatchTopKWithAuxKGradients() {
         NDArray dead = Tensors.ofBooleans(new boolean[] {false, true, false, true, true, false, false}, new Shape(D_SAE));
-        SaeLosses.Terms terms = new SaeLosses.Terms(0, 0.05, 0.5, dead);
+        SaeLosses.Terms terms = new SaeLosses.Terms(0, 0.05, 0.5, dead, 2);
         SaeConfig topK = SaeConfig.topK("h", D_IN, D_SAE, 2);
         checkAgainstFiniteDifferences(topK, SaeLosses.Terms.of(0), false);
         checkAgainstFiniteDifferences(topK, terms, false);
-        checkAgainstFiniteDifferences(withRescale(topK), terms, false);
-        checkAgainstFiniteDifferences(withRescale(topK.withArchitecture(SaeConfig.Architecture.BATCHTOPK, 2)), terms, false);
-    }
-
-    private static SaeConfig withRescale(SaeConfig c) {
-        return new SaeConfig(c.architecture(), c.kind(), c.dIn(), c.dSae(), c.dOut(), c.hookName(), c.hookNameOut(),
-                c.modelName(), c.k(), c.applyBDecToInput(), c.normalization(), true, c.metadata());
+        checkAgainstFiniteDifferences(topK.withRescaleByDecoderNorm(true), terms, false);
+        checkAgainstFiniteDifferences(topK.withArchitecture(SaeConfig.Architecture.BATCHTOPK, 2)
+                .withRescaleByDecoderNorm(true), terms, false);
     }
 
     @Test
@@ -175,7 +172,7 @@ class SaeTrainLossesTest {
         SaeConfig cfg = SaeConfig.standard("h", D_IN, D_SAE).withArchitecture(SaeConfig.Architecture.JUMPRELU, 0);
         double eps = 0.4;
         double l0 = 0.7;
-        SaeLosses.Terms terms = new SaeLosses.Terms(l0, eps, 1, null);
+        SaeLosses.Terms terms = new SaeLosses.Terms(l0, eps, 1, null, 0);
         checkAgainstFiniteDifferences(cfg, terms, false);
 
         Map<String, double[]> p = randomParams(cfg, 11);
