@@ -56,6 +56,8 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
     private final HookPoint hookRecons;
     private final HookPoint hookError;
     private final HookPoint hookOutput;
+    /** The six above, in the order a run reaches them: three made reading the input, three writing the output. */
+    private final List<HookPoint> points;
 
     private Sae(SaeConfig cfg, NDManager manager, Map<String, NDArray> weights) {
         this.cfg = cfg;
@@ -68,6 +70,7 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
         this.hookRecons = new HookPoint(at + "hook_sae_recons");
         this.hookError = new HookPoint(at + "hook_sae_error");
         this.hookOutput = new HookPoint(at + "hook_sae_output");
+        this.points = List.of(hookInput, hookActsPre, hookActsPost, hookRecons, hookError, hookOutput);
     }
 
     /**
@@ -223,8 +226,7 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
 
     /** Its hook point names, in the order a run reaches them. */
     public List<String> hookNames() {
-        return List.of(hookInput, hookActsPre, hookActsPost, hookRecons, hookError, hookOutput).stream()
-                .map(HookPoint::name).toList();
+        return points.stream().map(HookPoint::name).toList();
     }
 
     // ---------------------------------------------------------------- the arithmetic
@@ -256,10 +258,7 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
     public NDArray forward(NDArray x) {
         NDArray in = hookInput.apply(checkInput(x));
         Normalised n = normalise(in);
-        NDArray out = decode(encode(n, true), n, true);
-        if (cfg.kind() == SaeConfig.Kind.SKIP_TRANSCODER) {
-            out = out.add(in.matMul(W_skip().transpose()));
-        }
+        NDArray out = reconstruct(in, n, encode(n, true), true);
         if (useErrorTerm && cfg.kind() == SaeConfig.Kind.SAE) {
             out = out.add(hookError.apply(errorOf(in, in)));
         }
@@ -272,7 +271,6 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
      */
     public Map<String, NDArray> runWithCache(NDArray x) {
         Map<String, NDArray> recorded = new LinkedHashMap<>();
-        List<HookPoint> points = List.of(hookInput, hookActsPre, hookActsPost, hookRecons, hookError, hookOutput);
         try {
             points.forEach(p -> p.recordInto(recorded));
             forward(x);
@@ -280,7 +278,7 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
             points.forEach(HookPoint::stopRecording);
         }
         Map<String, NDArray> byShortName = new LinkedHashMap<>();
-        recorded.forEach((name, a) -> byShortName.put(name.substring(cfg.hookName().length() + 1), a));
+        recorded.forEach((name, a) -> byShortName.put(shortName(name), a));
         return byShortName;
     }
 
@@ -289,13 +287,12 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
      * short names ({@code hook_sae_acts_post}), as SAELens's {@code sae.run_with_hooks(x, fwd_hooks=...)}.
      */
     public NDArray runWithHooks(NDArray x, dev.loupe.hook.Hook... hooks) {
-        List<HookPoint> points = List.of(hookInput, hookActsPre, hookActsPost, hookRecons, hookError, hookOutput);
         Thread me = Thread.currentThread();
         List<Map.Entry<HookPoint, dev.loupe.hook.HookFn>> attached = new java.util.ArrayList<>();
         try {
             for (dev.loupe.hook.Hook h : hooks) {
                 List<HookPoint> at = points.stream().filter(p -> h.filter().test(p.name())
-                        || h.filter().test(p.name().substring(cfg.hookName().length() + 1))).toList();
+                        || h.filter().test(shortName(p.name()))).toList();
                 if (at.isEmpty()) {
                     throw new IllegalArgumentException(h + " matches none of the SAE's hook points " + hookNames());
                 }
@@ -309,6 +306,11 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
         } finally {
             attached.forEach(e -> e.getKey().removeFor(me, e.getValue()));
         }
+    }
+
+    /** SAELens's name for one of its hook points: {@code hook_sae_acts_post} for {@code <hook>.hook_sae_acts_post}. */
+    private String shortName(String fullName) {
+        return fullName.substring(cfg.hookName().length() + 1);
     }
 
     private NDArray encode(Normalised n, boolean hooks) {
@@ -350,11 +352,14 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
     /** The target minus the reconstruction of {@code input} computed afresh without hooks, with no gradient. */
     private NDArray errorOf(NDArray input, NDArray target) {
         Normalised n = normalise(input);
-        NDArray clean = decode(encode(n, false), n, false);
-        if (cfg.kind() == SaeConfig.Kind.SKIP_TRANSCODER) {
-            clean = clean.add(input.matMul(W_skip().transpose()));
-        }
+        NDArray clean = reconstruct(input, n, encode(n, false), false);
         return target.sub(clean).stopGradient();
+    }
+
+    /** The output before any error term: the features decoded, plus a skip transcoder's linear path from the input. */
+    private NDArray reconstruct(NDArray input, Normalised n, NDArray features, boolean hooks) {
+        NDArray out = decode(features, n, hooks);
+        return cfg.kind() == SaeConfig.Kind.SKIP_TRANSCODER ? out.add(input.matMul(W_skip().transpose())) : out;
     }
 
     private Normalised normalise(NDArray x) {
@@ -402,12 +407,12 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
 
     @Override
     public List<HookPoint> inputPoints() {
-        return List.of(hookInput, hookActsPre, hookActsPost);
+        return points.subList(0, 3);
     }
 
     @Override
     public List<HookPoint> outputPoints() {
-        return List.of(hookRecons, hookError, hookOutput);
+        return points.subList(3, 6);
     }
 
     @Override
@@ -453,10 +458,7 @@ public final class Sae implements Splice, Displayable, AutoCloseable {
             }
             try (NDScope scope = new NDScope()) {
                 NDArray target = checkOutput(flatten(activation));
-                NDArray out = decode(in.features(), in.normalised(), true);
-                if (cfg.kind() == SaeConfig.Kind.SKIP_TRANSCODER) {
-                    out = out.add(in.input().matMul(W_skip().transpose()));
-                }
+                NDArray out = reconstruct(in.input(), in.normalised(), in.features(), true);
                 if (useErrorTerm) {
                     out = out.add(hookError.apply(errorOf(in.input(), target)));
                 }
