@@ -19,8 +19,7 @@ public final class CircuitsBench {
 
     public static void main(String[] args) {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 5;
-        ModelConfig gpt2 = ModelConfig.builder().modelName("gpt2-small-shaped").nLayers(12).dModel(768).nHeads(12)
-                .dMlp(3072).dVocab(50257).nCtx(1024).build();
+        ModelConfig gpt2 = BenchModels.GPT2_SMALL;
         HookedTransformer model = HookedTransformer.create(gpt2, 0);
         System.out.printf("%s, %d runs after 1 warm-up run, %d threads%n", gpt2.modelName(), runs,
                 Runtime.getRuntime().availableProcessors());

@@ -98,7 +98,7 @@ public final class LoadBench {
      * streamed to the file: there are no BF16 arrays here to write from.
      */
     private static void writeLlamaCheckpoint(Path dir) throws IOException {
-        ModelConfig c = ForwardBench.LLAMA_3_2_1B;
+        ModelConfig c = BenchModels.LLAMA_3_2_1B;
         long d = c.dModel();
         long kv = (long) c.nKeyValueHeads() * c.dHead();
         long q = (long) c.nHeads() * c.dHead();

@@ -23,7 +23,7 @@ public final class MemorySoak {
         ModelConfig cfg = ModelConfig.builder().modelName("soak").nLayers(4).dModel(256).nHeads(8)
                 .dVocab(5000).nCtx(256).build();
         HookedTransformer model = HookedTransformer.create(cfg, 0);
-        NDArray tokens = ForwardBench.randomTokens(4, 256, cfg.dVocab());
+        NDArray tokens = BenchModels.randomTokens(4, 256, cfg.dVocab());
         long perCache;
         try (ActivationCache c = model.runWithCache(tokens)) {
             perCache = c.memoryBytes();

@@ -22,13 +22,12 @@ import java.util.function.Supplier;
 public final class PatchingBench {
 
     public static void main(String[] args) {
-        ModelConfig gpt2 = ModelConfig.builder().modelName("gpt2-small-shaped").nLayers(12).dModel(768).nHeads(12)
-                .dMlp(3072).dVocab(50257).nCtx(1024).build();
+        ModelConfig gpt2 = BenchModels.GPT2_SMALL;
         HookedTransformer model = HookedTransformer.create(gpt2, 0);
-        NDArray clean = ForwardBench.randomTokens(1, 15, gpt2.dVocab());
-        NDArray corrupted = clean.duplicate();
-        corrupted.set(new NDIndex("0, 4"), 1234); // one token differs, as in IOI-style prompt pairs
-        Function<NDArray, NDArray> metric = Metrics.logitDiff(new int[] {11}, new int[] {22});
+        Prompts prompts = Prompts.of(gpt2);
+        NDArray clean = prompts.clean();
+        NDArray corrupted = prompts.corrupted();
+        Function<NDArray, NDArray> metric = prompts.metric();
         ActivationCache cleanCache = model.runWithCache(clean);
         System.out.printf("%s, 1×15 tokens; seconds for the whole sweep (one run after a warm-up)%n", gpt2.modelName());
         System.out.printf("%-34s %10s %10s %8s%n", "", "batched", "per patch", "speed-up");
@@ -44,6 +43,16 @@ public final class PatchingBench {
         double forward = seconds(() -> model.forward(corrupted));
         System.out.printf("attribution patching, every residual position, head × position and neuron: %.2f s"
                 + " = %.1f forward passes (%.3f s each)%n", attribution, attribution / forward, forward);
+    }
+
+    /** A clean and a corrupted prompt of 15 random tokens, one token apart as in IOI-style pairs, and a logit difference. */
+    record Prompts(NDArray clean, NDArray corrupted, Function<NDArray, NDArray> metric) {
+        static Prompts of(ModelConfig cfg) {
+            NDArray clean = BenchModels.randomTokens(1, 15, cfg.dVocab());
+            NDArray corrupted = clean.duplicate();
+            corrupted.set(new NDIndex("0, 4"), 1234);
+            return new Prompts(clean, corrupted, Metrics.logitDiff(new int[] {11}, new int[] {22}));
+        }
     }
 
     private static Object onePerPatch(HookedTransformer model, NDArray tokens, ActivationCache source,

@@ -47,7 +47,7 @@ public final class SaeTrainBench {
         ActivationStore inMemory = ActivationStore.ofActivations(HOOK, i -> block.duplicate()).windowsPerRefill(1);
         double stepOnly = tokensPerSecond(model, cfg, inMemory, perRefill, refills);
 
-        double gemm = gemmFlops();
+        double gemm = ForwardGemms.square1024();
         double stepFlops = 12.0 * BATCH * D * D_SAE;
         System.out.printf(Locale.ROOT, "SAE training, standard, d_in %d, d_sae %d, batch %d, %d refills of %d steps:%n",
                 D, D_SAE, BATCH, refills, perRefill);
@@ -77,21 +77,5 @@ public final class SaeTrainBench {
             ids[i] = r.nextInt(4096);
         }
         return Tensors.ofLongs(ids, new Shape(ROWS, CTX));
-    }
-
-    /** FLOP/s of 1024 × 1024 matrix products, the best of five timings of 20. */
-    static double gemmFlops() {
-        NDArray a = Tensors.manager().randomNormal(new Shape(1024, 1024));
-        NDArray b = Tensors.manager().randomNormal(new Shape(1024, 1024));
-        a.matMul(b).close();
-        double best = 0;
-        for (int t = 0; t < 5; t++) {
-            long start = System.nanoTime();
-            for (int i = 0; i < 20; i++) {
-                a.matMul(b).close();
-            }
-            best = Math.max(best, 20 * 2.0 * 1024 * 1024 * 1024 / ((System.nanoTime() - start) / 1e9));
-        }
-        return best;
     }
 }
