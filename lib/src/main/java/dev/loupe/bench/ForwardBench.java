@@ -23,8 +23,7 @@ public final class ForwardBench {
     public static void main(String[] args) {
         boolean llama = args.length > 0 && args[0].equals("llama-3.2-1b");
         int runs = args.length > (llama ? 1 : 0) ? Integer.parseInt(args[llama ? 1 : 0]) : llama ? 5 : 10;
-        ModelConfig cfg = llama ? LLAMA_3_2_1B : ModelConfig.builder().modelName("gpt2-small-shaped").nLayers(12).dModel(768)
-                .nHeads(12).dMlp(3072).dVocab(50257).nCtx(1024).build();
+        ModelConfig cfg = llama ? LLAMA_3_2_1B : GPT2_SMALL;
         HookedTransformer model = HookedTransformer.create(cfg, 0);
         System.out.printf("%s, %,d parameters, %d runs after 2 warm-up runs, %d threads%n",
                 cfg.modelName(), model.parameterCount(), runs, Runtime.getRuntime().availableProcessors());
@@ -43,6 +42,9 @@ public final class ForwardBench {
             });
         }
     }
+
+    static final ModelConfig GPT2_SMALL = ModelConfig.builder().modelName("gpt2-small-shaped").nLayers(12).dModel(768)
+            .nHeads(12).dMlp(3072).dVocab(50257).nCtx(1024).build();
 
     /** Llama 3.2 1B's published shape (its config.json), untied here: random weights need no tying. */
     static final ModelConfig LLAMA_3_2_1B = ModelConfig.builder().modelName("llama-3.2-1b-shaped").nLayers(16).dModel(2048)
