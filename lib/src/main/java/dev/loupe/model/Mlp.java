@@ -49,15 +49,16 @@ final class Mlp {
 
     NDArray forward(NDArray x) {
         NDArray post;
+        // Biases are added in place to products this pass just made: no second array of the product's size.
         if (W_gate != null) {
             NDArray pre = hookPre.apply(x.matMul(W_gate.get()));
             NDArray linear = hookPreLinear.apply(x.matMul(W_in.get()));
-            post = hookPost.apply(activation(pre).mul(linear).add(b_in.get()));
+            post = hookPost.apply(activation(pre).mul(linear).addi(b_in.get()));
         } else {
-            NDArray pre = hookPre.apply(x.matMul(W_in.get()).add(b_in.get()));
+            NDArray pre = hookPre.apply(x.matMul(W_in.get()).addi(b_in.get()));
             post = hookPost.apply(activation(pre));
         }
-        return post.matMul(W_out.get()).add(b_out.get());
+        return post.matMul(W_out.get()).addi(b_out.get());
     }
 
     /** A constant in libtorch's storage (see {@link Tensors#scalar}: gradients flow through these activations). */
@@ -68,9 +69,13 @@ final class Mlp {
     private NDArray activation(NDArray pre) {
         return switch (actFn) {
             case RELU -> Activation.relu(pre);
-            case GELU -> pre.mul(pre.mul(c(1 / Math.sqrt(2), pre)).erf().add(1)).mul(c(0.5, pre));
-            case GELU_NEW -> pre.mul(pre.mul(pre).mul(pre).mul(c(0.044715, pre)).add(pre).mul(c(SQRT_2_OVER_PI, pre)).tanh().add(1))
-                    .mul(c(0.5, pre));
+            case GELU -> Activation.gelu(pre); // libtorch's exact (erf) GELU in one pass
+            case GELU_NEW -> {
+                // 0.5·x·(1 + tanh(u)), u = sqrt(2/π)·(x + 0.044715·x³), is x·sigmoid(2u): four passes instead of nine,
+                // and no cancellation in 1 + tanh(u) for very negative x. In place only where autograd keeps no copy.
+                NDArray twiceU = pre.square().muli(c(2 * SQRT_2_OVER_PI * 0.044715, pre)).addi(c(2 * SQRT_2_OVER_PI, pre)).mul(pre);
+                yield pre.mul(Activation.sigmoid(twiceU));
+            }
             case SILU -> pre.mul(Activation.sigmoid(pre));
             case SOLU_LN -> {
                 NDArray mid = hookMid.apply(pre.mul(pre.softmax(-1)));

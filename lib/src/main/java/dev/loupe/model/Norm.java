@@ -49,6 +49,6 @@ final class Norm {
         if (w != null) {
             x = x.mul(w.get());
         }
-        return b != null ? x.add(b.get()) : x;
+        return b != null ? x.addi(b.get()) : x; // in place: LayerNorm's x is the product with w, made just above
     }
 }

@@ -21,7 +21,7 @@ final class Unembed {
     }
 
     NDArray forward(NDArray x) {
-        NDArray logits = x.matMul(W_U.get()).add(b_U.get());
+        NDArray logits = x.matMul(W_U.get()).addi(b_U.get()); // in place: at 8 × 128 tokens the logits are 206 MB
         if (softCap > 0) {
             NDArray cap = Tensors.scalar(softCap, logits.getDataType());
             logits = logits.div(cap).tanh().mul(cap);
