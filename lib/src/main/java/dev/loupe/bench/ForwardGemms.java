@@ -22,8 +22,8 @@ final class ForwardGemms {
     private ForwardGemms() {}
 
     /**
-     * {@code batch} independent products [m, k] · [k, n]. {@code weight} names the parameter on the right (as the model
-     * flattens it to [k, n]), or is null for attention's products of two activations.
+     * {@code batch} independent products [m, k] · [k, n]. {@code weight} names the parameter on the right (taken as one
+     * [k, n] matrix), or is null for attention's products of two activations.
      */
     record Gemm(String weight, long batch, long m, long k, long n) {
         double flops() {
@@ -98,7 +98,7 @@ final class ForwardGemms {
     }
 
     /**
-     * FLOP/s of these products alone, in order, on the model's own weights (as it flattens them) and random float32
+     * FLOP/s of these products alone, in order, on the model's own weights (per-head input projections as one matrix) and random float32
      * activations made beforehand: passes over the list repeated for at least half a second, the best of three such
      * timings after one pass of warm-up.
      */
@@ -158,9 +158,10 @@ final class ForwardGemms {
     }
 
     /**
-     * A weight as the model multiplies by it: per-head input projections [head, d_model, d_head] side by side as
-     * [d_model, head · d_head] (a copy, made once here where the model makes it each pass), W_O [head, d_head, d_model]
-     * stacked as [head · d_head, d_model], matrices as they are.
+     * A weight as one matrix: per-head input projections [head, d_model, d_head] side by side as [d_model, head · d_head]
+     * (copied once here; the model multiplies head by head against W as stored: the same FLOPs, no copy a pass),
+     * W_O [head, d_head, d_model] stacked as [head · d_head, d_model],
+     * matrices as they are.
      */
     private static NDArray asMatrix(NDArray weight, Gemm g) {
         boolean perHeadInput = weight.getShape().dimension() == 3 && !g.weight().endsWith("W_O");
