@@ -59,6 +59,14 @@ final class Architecture {
         return runBlocks(0, stopAtLayer, e.residual(), pass);
     }
 
+    /**
+     * Block {@code layer}'s {@code hook_resid_pre} on the residual stream entering it (none past the last block): a run
+     * stopped at {@code layer} has made that value, so it still reaches the hook point.
+     */
+    NDArray enter(int layer, NDArray residual) {
+        return layer < blocks.size() ? blocks.get(layer).enter(residual) : residual;
+    }
+
     /** Block 0's input, and the shortformer position embedding that blocks add to queries' and keys' inputs (or null). */
     private record Embedded(NDArray residual, NDArray shortformerPos) {}
 

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.display.Displayable;
 import dev.loupe.display.MimeBundle;
+import dev.loupe.hook.ActNames;
 import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookPoint;
 import dev.loupe.hook.Splice;
@@ -20,6 +21,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.function.Function;
 import java.util.function.Predicate;
 
@@ -163,7 +165,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      */
     public synchronized NDArray residualAt(NDArray tokens, int stopAtLayer) {
         weights.checkOpen();
-        Inputs.layerRange(cfg, 0, stopAtLayer);
+        Inputs.stopAtLayer(cfg, stopAtLayer);
         try (NDScope scope = new NDScope()) {
             NDArray out = architecture.residualAt(Inputs.tokens(cfg, tokens, 0), stopAtLayer);
             NDScope.unregister(out);
@@ -240,6 +242,62 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
 
     public synchronized ActivationCache runWithCache(NDArray tokens, NDArray attentionMask, Predicate<String> namesFilter) {
         return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, attentionMask, null));
+    }
+
+    /**
+     * As {@link #runWithCache(NDArray, Predicate)}, but only the embeddings and blocks {@code 0..stopAtLayer-1} run, as
+     * TransformerLens's {@code run_with_cache(tokens, names_filter=..., stop_at_layer=stopAtLayer)}, and then
+     * {@code blocks.{stopAtLayer}.hook_resid_pre}, whose value they have made. The cache holds the filtered activations
+     * of that part of the pass, as a whole pass makes them, and no logits: its {@code logits()} fails, naming
+     * stopAtLayer. Hook points further on are not cached; a filter that accepts none of those the run reaches fails.
+     * {@link ActNames#stopAtLayerFor} gives the least stopAtLayer that reaches a hook point.
+     */
+    public synchronized ActivationCache runWithCache(NDArray tokens, Predicate<String> namesFilter, int stopAtLayer) {
+        weights.checkOpen();
+        Inputs.stopAtLayer(cfg, stopAtLayer);
+        List<HookPoint> matched = hooks.matching(namesFilter);
+        List<HookPoint> reached = matched.stream().filter(p -> reaches(stopAtLayer, p.name())).toList();
+        if (reached.isEmpty()) {
+            String first = matched.get(0).name();
+            throw new IllegalArgumentException("A run stopped at layer " + stopAtLayer + " reaches none of the " + matched.size()
+                    + " hook points the names filter accepts (" + first + " needs " + runReaching(first) + ").");
+        }
+        return Recording.cache(this, reached, () -> {
+            try (NDScope scope = new NDScope()) {
+                architecture.enter(stopAtLayer, architecture.residualAt(Inputs.tokens(cfg, tokens, 0), stopAtLayer));
+            }
+            return null;
+        }, false, stopAtLayer);
+    }
+
+    /** Whether a run stopped at {@code stopAtLayer} reaches this hook point. */
+    static boolean reaches(int stopAtLayer, String hookName) {
+        OptionalInt needed = ActNames.stopAtLayerFor(hookName);
+        return needed.isPresent() && needed.getAsInt() <= stopAtLayer;
+    }
+
+    /** "stopAtLayer >= l" or "a whole forward pass": the least run that reaches this hook point, for messages. */
+    static String runReaching(String hookName) {
+        OptionalInt needed = ActNames.stopAtLayerFor(hookName);
+        return needed.isPresent() ? "stopAtLayer >= " + needed.getAsInt() : "a whole forward pass";
+    }
+
+    /**
+     * The filtered activations from the shortest run that makes them all: {@link #runWithCache(NDArray, Predicate, int)}
+     * stopped at the least layer that reaches every hook point the filter accepts, or, when one comes after the blocks
+     * ({@code ln_final.*}), a whole forward pass with its logits. Work that reads some layers' activations (harvesting
+     * them over a corpus for an SAE, a clean run whose logits nobody reads) then pays for those layers only.
+     */
+    public synchronized ActivationCache runWithCacheUpTo(NDArray tokens, Predicate<String> namesFilter) {
+        int stop = 0;
+        for (HookPoint p : hooks.matching(namesFilter)) {
+            OptionalInt needed = ActNames.stopAtLayerFor(p.name());
+            if (needed.isEmpty()) {
+                return runWithCache(tokens, namesFilter);
+            }
+            stop = Math.max(stop, needed.getAsInt());
+        }
+        return runWithCache(tokens, namesFilter, stop);
     }
 
     /**

@@ -97,6 +97,14 @@ final class Inputs {
         }
     }
 
+    /** {@code stopAtLayer} as the number of blocks a run from the tokens goes through: 0..n_layers. */
+    static void stopAtLayer(ModelConfig cfg, int stopAtLayer) {
+        if (stopAtLayer < 0 || stopAtLayer > cfg.nLayers()) {
+            throw new IllegalArgumentException("stopAtLayer must be in [0, " + cfg.nLayers() + "] (the run goes through blocks"
+                    + " 0..stopAtLayer-1 of " + cfg.modelName() + "), got " + stopAtLayer);
+        }
+    }
+
     /** Blocks {@code startLayer..stopAtLayer-1}, possibly none. */
     static void layerRange(ModelConfig cfg, int startLayer, int stopAtLayer) {
         if (startLayer < 0 || stopAtLayer < startLayer || stopAtLayer > cfg.nLayers()) {
