@@ -110,14 +110,14 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     // ---------------------------------------------------------------- the forward pass
 
     /** Logits [batch, pos, d_vocab_out] for tokens [batch, pos] (or [pos]). */
-    public NDArray forward(NDArray tokens) { return run(tokens, null, null); }
+    public NDArray forward(NDArray tokens) { return run(tokens, null, null, null); }
 
     /**
      * Logits with an attention mask [batch, pos] (1 for real tokens, 0 for padding): padding keys are never
      * attended to and positions count from each row's first real token, so padding does not change the
      * logits of real tokens.
      */
-    public NDArray forward(NDArray tokens, NDArray attentionMask) { return run(tokens, attentionMask, null); }
+    public NDArray forward(NDArray tokens, NDArray attentionMask) { return run(tokens, attentionMask, null, null); }
 
     /** An empty cache of keys and values for {@link #forward(NDArray, KvCache)}. */
     public KvCache newKvCache() { return new KvCache(cfg.nLayers()); }
@@ -126,13 +126,14 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * Logits for tokens that continue the positions already in {@code cache}, which then holds these too. The
      * first call passes the prompt; each later one the next tokens. Hooks see only the new positions.
      */
-    public NDArray forward(NDArray tokens, KvCache cache) { return run(tokens, null, cache); }
+    public NDArray forward(NDArray tokens, KvCache cache) { return run(tokens, null, cache, null); }
 
-    private synchronized NDArray run(NDArray tokens, NDArray attentionMask, KvCache cache) {
+    private synchronized NDArray run(NDArray tokens, NDArray attentionMask, KvCache cache, long[] unembedAt) {
         weights.checkOpen();
         try (NDScope scope = new NDScope()) {
             NDArray input = Inputs.tokens(cfg, tokens, cache == null ? 0 : cache.length());
-            NDArray logits = architecture.forward(input, Inputs.mask(attentionMask, input.getShape()), cache);
+            Inputs.unembedAt(unembedAt, input.getShape());
+            NDArray logits = architecture.forward(input, Inputs.mask(attentionMask, input.getShape()), cache, unembedAt);
             NDScope.unregister(logits);
             if (cache != null) {
                 cache.commit(input.getShape().get(1));
@@ -241,7 +242,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     }
 
     public synchronized ActivationCache runWithCache(NDArray tokens, NDArray attentionMask, Predicate<String> namesFilter) {
-        return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, attentionMask, null));
+        return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, attentionMask, null, null));
     }
 
     /**
@@ -306,7 +307,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * residual it is given, so a run restarted there must start from this value, or those hooks act twice.
      */
     public synchronized ActivationCache runWithInputCache(NDArray tokens, Predicate<String> namesFilter) {
-        return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, null, null), true);
+        return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, null, null, null), true);
     }
 
     /**
@@ -314,8 +315,19 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * with respect to each of them, TransformerLens's {@code run_with_cache(incl_bwd=True)}. The model's
      * weights get no gradients.
      */
-    public synchronized ActivationCache runWithGradCache(NDArray tokens, Predicate<String> namesFilter, Function<NDArray, NDArray> metric) {
-        return Recording.gradCache(this, hooks.matching(namesFilter), () -> run(tokens, null, null), metric);
+    public ActivationCache runWithGradCache(NDArray tokens, Predicate<String> namesFilter, Function<NDArray, NDArray> metric) {
+        return runWithGradCache(tokens, namesFilter, metric, null);
+    }
+
+    /**
+     * As {@link #runWithGradCache(NDArray, Predicate, Function)}, but only position {@code unembedAt[i]} of row i is
+     * unembedded (null: every position): the metric gets, and the cache holds, logits [batch, 1, d_vocab_out], and the
+     * final layer norm's hooks see those positions alone. A metric that reads one position per prompt needs no more,
+     * and unembedding every position costs about a third of a GPT-2-small forward pass, and as much again backward.
+     */
+    public synchronized ActivationCache runWithGradCache(NDArray tokens, Predicate<String> namesFilter,
+                                                         Function<NDArray, NDArray> metric, long[] unembedAt) {
+        return Recording.gradCache(this, hooks.matching(namesFilter), () -> run(tokens, null, null, unembedAt), metric);
     }
 
     /**

@@ -67,8 +67,9 @@ final class Recording {
                         + (value == null ? "null" : "shape " + value.getShape()));
             }
             collector.backward(value);
+            // A leaf's gradient is its own array, which outlives the leaf: nothing to copy.
             Map<String, NDArray> gradients = new LinkedHashMap<>();
-            probes.forEach((name, probe) -> gradients.put(name, probe.getGradient().duplicate()));
+            probes.forEach((name, probe) -> gradients.put(name, probe.getGradient()));
             probes.values().forEach(NDArray::close);
             activations.replaceAll((name, a) -> detached(a));
             return new ActivationCache(model, activations, detached(logits), gradients);

@@ -12,13 +12,15 @@ import org.junit.jupiter.api.Test;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalInt;
+import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** runWithCache(tokens, filter, stopAtLayer) and runWithCacheUpTo. */
+/** runWithCache(tokens, filter, stopAtLayer), runWithCacheUpTo, and gradient caches that unembed only what the metric reads. */
 class StopAtLayerTest {
 
     private final HookedTransformer model = HookedTransformer.create(ModelConfig.builder().modelName("tiny").nLayers(3)
@@ -105,5 +107,32 @@ class StopAtLayerTest {
                 assertArrayEquals(full.logits().toDoubleArray(), cache.logits().toDoubleArray());
             }
         }
+    }
+
+    /**
+     * Unembedding only the position the metric reads gives its gradients to float64 rounding and the same activations;
+     * the weights get no gradients either way.
+     */
+    @Test
+    void aGradientCacheCanUnembedOnlyThePositionsTheMetricReads() {
+        Function<NDArray, NDArray> metric = logits -> logits.get(":, -1, 3").sub(logits.get(":, -1, 5")).mean();
+        try (ActivationCache all = model.runWithGradCache(tokens, n -> true, metric);
+             ActivationCache last = model.runWithGradCache(tokens, n -> true, metric, new long[] {5, 5})) {
+            assertEquals(new Shape(2, 1, 23), last.logits().getShape());
+            for (String name : all.keys()) {
+                if (!name.startsWith("ln_final")) { // the final norm sees the unembedded positions alone
+                    assertArrayEquals(all.get(name).toDoubleArray(), last.get(name).toDoubleArray(), name);
+                }
+                double[] expected = all.grad(name).toDoubleArray();
+                double[] got = last.grad(name).toDoubleArray();
+                double scale = java.util.Arrays.stream(expected).map(Math::abs).max().orElse(0);
+                for (int i = 0; i < expected.length && !name.startsWith("ln_final"); i++) {
+                    assertEquals(expected[i], got[i], 1e-12 * (1 + scale), name + "[" + i + "]");
+                }
+            }
+        }
+        model.stateDict().forEach((name, p) -> assertFalse(p.hasGradient(), name + " has a gradient"));
+        assertThrows(IllegalArgumentException.class, () -> model.runWithGradCache(tokens, n -> true, metric, new long[] {5}));
+        assertThrows(IllegalArgumentException.class, () -> model.runWithGradCache(tokens, n -> true, metric, new long[] {5, 6}));
     }
 }
