@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -75,6 +76,21 @@ public final class ActNames {
     public static int layerOf(String fullName) {
         Matcher m = LAYER.matcher(fullName);
         return m.find() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    /**
+     * The least {@code stopAtLayer} of a run that reaches this hook point, i.e. how many blocks must run before its value
+     * is known: l for {@code blocks.l.hook_resid_pre} (the residual stream blocks 0..l-1 hand on), l + 1 for the rest of
+     * block l, 0 for the embeddings, none for the hook points after the blocks ({@code ln_final.*}), which only a whole
+     * forward pass reaches. A hook point spliced in under another ({@code <hook>.hook_sae_acts_post}) goes with it.
+     */
+    public static OptionalInt stopAtLayerFor(String fullName) {
+        int layer = layerOf(fullName);
+        if (layer < 0) {
+            return fullName.startsWith("hook_") ? OptionalInt.of(0) : OptionalInt.empty();
+        }
+        String residPre = actName("resid_pre", layer);
+        return OptionalInt.of(fullName.equals(residPre) || fullName.startsWith(residPre + ".") ? layer : layer + 1);
     }
 
     /**

@@ -11,11 +11,12 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.Set;
 
 /**
- * The activations of one run, by hook name, in the order the model made them, plus that run's logits
- * (and, from {@code runWithGradCache}, the gradient of a metric with respect to each activation).
+ * The activations of one run, by hook name, in the order the model made them, plus that run's logits (none for a run
+ * stopped at a layer) and, from {@code runWithGradCache}, the gradient of a metric with respect to each activation.
  * The arrays are the model's own activations, not copies. {@link #close()} frees them at once; a cache
  * nobody references is freed by the garbage collector.
  */
@@ -24,15 +25,22 @@ public final class ActivationCache implements AutoCloseable, Displayable {
     private final Map<String, NDArray> activations;
     private final Map<String, NDArray> gradients;
     private final NDArray logits;
+    private final Integer stopAtLayer; // null: a whole forward pass
     private final HookedTransformer model;
     private final List<String> modelHookNames;
     private volatile boolean closed;
 
     public ActivationCache(HookedTransformer model, Map<String, NDArray> activations, NDArray logits,
                            Map<String, NDArray> gradients) {
+        this(model, activations, logits, gradients, null);
+    }
+
+    ActivationCache(HookedTransformer model, Map<String, NDArray> activations, NDArray logits,
+                    Map<String, NDArray> gradients, Integer stopAtLayer) {
         this.model = model;
         this.activations = Collections.unmodifiableMap(new LinkedHashMap<>(activations));
         this.logits = logits;
+        this.stopAtLayer = stopAtLayer;
         this.gradients = gradients == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(gradients));
         this.modelHookNames = model.hookNames();
     }
@@ -115,6 +123,11 @@ public final class ActivationCache implements AutoCloseable, Displayable {
         if (map.isEmpty() && what.equals("gradient")) {
             throw new IllegalArgumentException("This cache has no gradients; make it with runWithGradCache(tokens, filter, metric).");
         }
+        if (modelHookNames.contains(name) && stopAtLayer != null && !HookedTransformer.reaches(stopAtLayer, name)) {
+            throw new IllegalArgumentException("'" + name + "' was not cached: the run stopped at layer " + stopAtLayer
+                    + " (runWithCache(tokens, filter, stopAtLayer)), before it; it needs "
+                    + HookedTransformer.runReaching(name) + ".");
+        }
         if (modelHookNames.contains(name) && name.endsWith("hook_result") && what.equals("activation")) {
             throw new IllegalArgumentException("'" + name + "' was not cached: runWithCache(tokens) leaves out per-head"
                     + " results (n_heads times the size of hook_z). Keep them with runWithCache(tokens, name -> true).");
@@ -128,10 +141,19 @@ public final class ActivationCache implements AutoCloseable, Displayable {
                 + " Closest cached: " + String.join(", ", ActNames.closest(name, map.keySet(), 3)));
     }
 
-    /** The logits of the run that made this cache, [batch, pos, d_vocab_out]. */
+    /** The logits of the run that made this cache, [batch, pos, d_vocab_out]; a run stopped at a layer made none. */
     public NDArray logits() {
         checkOpen();
+        if (stopAtLayer != null) {
+            throw new IllegalStateException("This cache has no logits: its run stopped at layer " + stopAtLayer
+                    + " (runWithCache(tokens, filter, stopAtLayer)), before the unembedding. Run without stopAtLayer for them.");
+        }
         return logits;
+    }
+
+    /** The layer the run that made this cache stopped at ({@code runWithCache(tokens, filter, stopAtLayer)}), if it did. */
+    public OptionalInt stopAtLayer() {
+        return stopAtLayer == null ? OptionalInt.empty() : OptionalInt.of(stopAtLayer);
     }
 
     /** Whether {@link #close()} has freed this cache's arrays. */
@@ -200,8 +222,9 @@ public final class ActivationCache implements AutoCloseable, Displayable {
 
     @Override
     public String toString() {
-        StringBuilder s = new StringBuilder(String.format("ActivationCache: %d activations%s, %.1f MB%n",
-                activations.size(), gradients.isEmpty() ? "" : " with gradients", memoryBytes() / 1e6));
+        StringBuilder s = new StringBuilder(String.format("ActivationCache: %d activations%s%s, %.1f MB%n",
+                activations.size(), gradients.isEmpty() ? "" : " with gradients",
+                stopAtLayer == null ? "" : " of a run stopped at layer " + stopAtLayer, memoryBytes() / 1e6));
         activations.forEach((name, a) -> s.append(String.format("  %-36s %s%n", name,
                 a.isReleased() ? "(closed)" : a.getShape())));
         return s.toString();

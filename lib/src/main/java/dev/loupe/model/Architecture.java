@@ -36,8 +36,11 @@ final class Architecture {
         unembed = new Unembed(root, cfg);
     }
 
-    /** Logits for token ids [batch, pos] (INT64) with an optional padding mask, after the positions in {@code cache}. */
-    NDArray forward(NDArray input, NDArray mask, KvCache cache) {
+    /**
+     * Logits for token ids [batch, pos] (INT64) with an optional padding mask, after the positions in {@code cache}, at
+     * {@code unembedAt}'s positions if given.
+     */
+    NDArray forward(NDArray input, NDArray mask, KvCache cache, long[] unembedAt) {
         long pos = input.getShape().get(1);
         long past = cache == null ? 0 : cache.length();
         NDManager m = input.getManager();
@@ -46,7 +49,7 @@ final class Architecture {
                 : mask.cumSum(1).sub(1).maximum(0); // left padding: the first real token is position 0
         Embedded e = embed(input, positions);
         AttentionMask attend = cache == null ? AttentionMask.causal(m, pos, mask) : AttentionMask.causalAfter(m, past, pos);
-        return blocksAndUnembed(0, e.residual(), new Pass(attend, positions, e.shortformerPos(), cache), null);
+        return blocksAndUnembed(0, e.residual(), new Pass(attend, positions, e.shortformerPos(), cache), unembedAt);
     }
 
     /** The residual stream entering block {@code stopAtLayer} for token ids [batch, pos], no cache, no padding. */
@@ -57,6 +60,14 @@ final class Architecture {
         Embedded e = embed(input, positions);
         Pass pass = new Pass(AttentionMask.causal(m, pos, null), positions, e.shortformerPos(), null);
         return runBlocks(0, stopAtLayer, e.residual(), pass);
+    }
+
+    /**
+     * Block {@code layer}'s {@code hook_resid_pre} on the residual stream entering it (none past the last block): a run
+     * stopped at {@code layer} has made that value, so it still reaches the hook point.
+     */
+    NDArray enter(int layer, NDArray residual) {
+        return layer < blocks.size() ? blocks.get(layer).enter(residual) : residual;
     }
 
     /** Block 0's input, and the shortformer position embedding that blocks add to queries' and keys' inputs (or null). */

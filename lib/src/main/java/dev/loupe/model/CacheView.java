@@ -71,9 +71,10 @@ public final class CacheView {
         if (cache.hasGradients()) {
             h.append(", with gradients");
         }
-        NDArray logits = cache.logits();
-        if (logits != null) {
-            h.append(" · logits ").append(Html.escape(shapeOf(logits)));
+        if (cache.stopAtLayer().isPresent()) {
+            h.append(" · stopped at layer ").append(cache.stopAtLayer().getAsInt()).append(", no logits");
+        } else if (cache.logits() != null) {
+            h.append(" · logits ").append(Html.escape(shapeOf(cache.logits())));
         }
         h.append("</span></div>");
 

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.display.Displayable;
 import dev.loupe.display.MimeBundle;
+import dev.loupe.hook.ActNames;
 import dev.loupe.hook.Hook;
 import dev.loupe.hook.HookPoint;
 import dev.loupe.hook.Splice;
@@ -20,6 +21,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.function.Function;
 import java.util.function.Predicate;
 
@@ -108,14 +110,14 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     // ---------------------------------------------------------------- the forward pass
 
     /** Logits [batch, pos, d_vocab_out] for tokens [batch, pos] (or [pos]). */
-    public NDArray forward(NDArray tokens) { return run(tokens, null, null); }
+    public NDArray forward(NDArray tokens) { return run(tokens, null, null, null); }
 
     /**
      * Logits with an attention mask [batch, pos] (1 for real tokens, 0 for padding): padding keys are never
      * attended to and positions count from each row's first real token, so padding does not change the
      * logits of real tokens.
      */
-    public NDArray forward(NDArray tokens, NDArray attentionMask) { return run(tokens, attentionMask, null); }
+    public NDArray forward(NDArray tokens, NDArray attentionMask) { return run(tokens, attentionMask, null, null); }
 
     /** An empty cache of keys and values for {@link #forward(NDArray, KvCache)}. */
     public KvCache newKvCache() { return new KvCache(cfg.nLayers()); }
@@ -124,13 +126,14 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * Logits for tokens that continue the positions already in {@code cache}, which then holds these too. The
      * first call passes the prompt; each later one the next tokens. Hooks see only the new positions.
      */
-    public NDArray forward(NDArray tokens, KvCache cache) { return run(tokens, null, cache); }
+    public NDArray forward(NDArray tokens, KvCache cache) { return run(tokens, null, cache, null); }
 
-    private synchronized NDArray run(NDArray tokens, NDArray attentionMask, KvCache cache) {
+    private synchronized NDArray run(NDArray tokens, NDArray attentionMask, KvCache cache, long[] unembedAt) {
         weights.checkOpen();
         try (NDScope scope = new NDScope()) {
             NDArray input = Inputs.tokens(cfg, tokens, cache == null ? 0 : cache.length());
-            NDArray logits = architecture.forward(input, Inputs.mask(attentionMask, input.getShape()), cache);
+            Inputs.unembedAt(unembedAt, input.getShape());
+            NDArray logits = architecture.forward(input, Inputs.mask(attentionMask, input.getShape()), cache, unembedAt);
             NDScope.unregister(logits);
             if (cache != null) {
                 cache.commit(input.getShape().get(1));
@@ -163,7 +166,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      */
     public synchronized NDArray residualAt(NDArray tokens, int stopAtLayer) {
         weights.checkOpen();
-        Inputs.layerRange(cfg, 0, stopAtLayer);
+        Inputs.stopAtLayer(cfg, stopAtLayer);
         try (NDScope scope = new NDScope()) {
             NDArray out = architecture.residualAt(Inputs.tokens(cfg, tokens, 0), stopAtLayer);
             NDScope.unregister(out);
@@ -239,7 +242,63 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
     }
 
     public synchronized ActivationCache runWithCache(NDArray tokens, NDArray attentionMask, Predicate<String> namesFilter) {
-        return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, attentionMask, null));
+        return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, attentionMask, null, null));
+    }
+
+    /**
+     * As {@link #runWithCache(NDArray, Predicate)}, but only the embeddings and blocks {@code 0..stopAtLayer-1} run, as
+     * TransformerLens's {@code run_with_cache(tokens, names_filter=..., stop_at_layer=stopAtLayer)}, and then
+     * {@code blocks.{stopAtLayer}.hook_resid_pre}, whose value they have made. The cache holds the filtered activations
+     * of that part of the pass, as a whole pass makes them, and no logits: its {@code logits()} fails, naming
+     * stopAtLayer. Hook points further on are not cached; a filter that accepts none of those the run reaches fails.
+     * {@link ActNames#stopAtLayerFor} gives the least stopAtLayer that reaches a hook point.
+     */
+    public synchronized ActivationCache runWithCache(NDArray tokens, Predicate<String> namesFilter, int stopAtLayer) {
+        weights.checkOpen();
+        Inputs.stopAtLayer(cfg, stopAtLayer);
+        List<HookPoint> matched = hooks.matching(namesFilter);
+        List<HookPoint> reached = matched.stream().filter(p -> reaches(stopAtLayer, p.name())).toList();
+        if (reached.isEmpty()) {
+            String first = matched.get(0).name();
+            throw new IllegalArgumentException("A run stopped at layer " + stopAtLayer + " reaches none of the " + matched.size()
+                    + " hook points the names filter accepts (" + first + " needs " + runReaching(first) + ").");
+        }
+        return Recording.cache(this, reached, () -> {
+            try (NDScope scope = new NDScope()) {
+                architecture.enter(stopAtLayer, architecture.residualAt(Inputs.tokens(cfg, tokens, 0), stopAtLayer));
+            }
+            return null;
+        }, false, stopAtLayer);
+    }
+
+    /** Whether a run stopped at {@code stopAtLayer} reaches this hook point. */
+    static boolean reaches(int stopAtLayer, String hookName) {
+        OptionalInt needed = ActNames.stopAtLayerFor(hookName);
+        return needed.isPresent() && needed.getAsInt() <= stopAtLayer;
+    }
+
+    /** "stopAtLayer >= l" or "a whole forward pass": the least run that reaches this hook point, for messages. */
+    static String runReaching(String hookName) {
+        OptionalInt needed = ActNames.stopAtLayerFor(hookName);
+        return needed.isPresent() ? "stopAtLayer >= " + needed.getAsInt() : "a whole forward pass";
+    }
+
+    /**
+     * The filtered activations from the shortest run that makes them all: {@link #runWithCache(NDArray, Predicate, int)}
+     * stopped at the least layer that reaches every hook point the filter accepts, or, when one comes after the blocks
+     * ({@code ln_final.*}), a whole forward pass with its logits. Work that reads some layers' activations (harvesting
+     * them over a corpus for an SAE, a clean run whose logits nobody reads) then pays for those layers only.
+     */
+    public synchronized ActivationCache runWithCacheUpTo(NDArray tokens, Predicate<String> namesFilter) {
+        int stop = 0;
+        for (HookPoint p : hooks.matching(namesFilter)) {
+            OptionalInt needed = ActNames.stopAtLayerFor(p.name());
+            if (needed.isEmpty()) {
+                return runWithCache(tokens, namesFilter);
+            }
+            stop = Math.max(stop, needed.getAsInt());
+        }
+        return runWithCache(tokens, namesFilter, stop);
     }
 
     /**
@@ -248,7 +307,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * residual it is given, so a run restarted there must start from this value, or those hooks act twice.
      */
     public synchronized ActivationCache runWithInputCache(NDArray tokens, Predicate<String> namesFilter) {
-        return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, null, null), true);
+        return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, null, null, null), true);
     }
 
     /**
@@ -256,8 +315,19 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * with respect to each of them, TransformerLens's {@code run_with_cache(incl_bwd=True)}. The model's
      * weights get no gradients.
      */
-    public synchronized ActivationCache runWithGradCache(NDArray tokens, Predicate<String> namesFilter, Function<NDArray, NDArray> metric) {
-        return Recording.gradCache(this, hooks.matching(namesFilter), () -> run(tokens, null, null), metric);
+    public ActivationCache runWithGradCache(NDArray tokens, Predicate<String> namesFilter, Function<NDArray, NDArray> metric) {
+        return runWithGradCache(tokens, namesFilter, metric, null);
+    }
+
+    /**
+     * As {@link #runWithGradCache(NDArray, Predicate, Function)}, but only position {@code unembedAt[i]} of row i is
+     * unembedded (null: every position): the metric gets, and the cache holds, logits [batch, 1, d_vocab_out], and the
+     * final layer norm's hooks see those positions alone. A metric that reads one position per prompt needs no more,
+     * and unembedding every position costs about a third of a GPT-2-small forward pass, and as much again backward.
+     */
+    public synchronized ActivationCache runWithGradCache(NDArray tokens, Predicate<String> namesFilter,
+                                                         Function<NDArray, NDArray> metric, long[] unembedAt) {
+        return Recording.gradCache(this, hooks.matching(namesFilter), () -> run(tokens, null, null, unembedAt), metric);
     }
 
     /**

@@ -73,19 +73,19 @@ final class Inputs {
         return s;
     }
 
-    /** One position per row of the residual stream {@code s} (null: all positions). */
+    /** One position per row of the input {@code s}, [batch, pos, ...] (null: all positions). */
     static void unembedAt(long[] unembedAt, Shape s) {
         if (unembedAt == null) {
             return;
         }
         if (unembedAt.length != s.get(0)) {
-            throw new IllegalArgumentException("unembedAt names a position for " + unembedAt.length + " rows but the residual"
-                    + " stream " + s + " has " + s.get(0));
+            throw new IllegalArgumentException("unembedAt names a position for " + unembedAt.length + " rows but the input "
+                    + s + " has " + s.get(0));
         }
         for (int i = 0; i < unembedAt.length; i++) {
             if (unembedAt[i] < 0 || unembedAt[i] >= s.get(1)) {
                 throw new IllegalArgumentException("unembedAt[" + i + "] = " + unembedAt[i] + " is not a position of the"
-                        + " residual stream " + s);
+                        + " input " + s);
             }
         }
     }
@@ -94,6 +94,14 @@ final class Inputs {
     static void startLayer(ModelConfig cfg, int startLayer) {
         if (startLayer < 0 || startLayer > cfg.nLayers()) {
             throw new IllegalArgumentException("startLayer must be in [0, " + cfg.nLayers() + "], got " + startLayer);
+        }
+    }
+
+    /** {@code stopAtLayer} as the number of blocks a run from the tokens goes through: 0..n_layers. */
+    static void stopAtLayer(ModelConfig cfg, int stopAtLayer) {
+        if (stopAtLayer < 0 || stopAtLayer > cfg.nLayers()) {
+            throw new IllegalArgumentException("stopAtLayer must be in [0, " + cfg.nLayers() + "] (the run goes through blocks"
+                    + " 0..stopAtLayer-1 of " + cfg.modelName() + "), got " + stopAtLayer);
         }
     }
 

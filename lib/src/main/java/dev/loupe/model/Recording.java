@@ -13,8 +13,9 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * The runs that keep activations: {@code runWithCache} records the chosen hook points during one forward pass, and
- * {@code runWithGradCache} also their gradients of a scalar metric. Recording stops when the run ends or fails.
+ * The runs that keep activations: {@code runWithCache} records the chosen hook points during one forward pass (or the
+ * part of it up to a layer), and {@code runWithGradCache} also their gradients of a scalar metric. Recording stops when
+ * the run ends or fails.
  */
 final class Recording {
 
@@ -27,6 +28,12 @@ final class Recording {
 
     /** As {@link #cache}, or with each point's activation as it arrived there, before the hooks there acted. */
     static ActivationCache cache(HookedTransformer model, List<HookPoint> recorded, Supplier<NDArray> run, boolean inputs) {
+        return cache(model, recorded, run, inputs, null);
+    }
+
+    /** As {@link #cache}, of a run stopped at {@code stopAtLayer} (null: a whole forward pass), which makes no logits. */
+    static ActivationCache cache(HookedTransformer model, List<HookPoint> recorded, Supplier<NDArray> run, boolean inputs,
+                                 Integer stopAtLayer) {
         Map<String, NDArray> activations = new LinkedHashMap<>();
         try {
             recorded.forEach(p -> {
@@ -37,7 +44,7 @@ final class Recording {
                 }
             });
             NDArray logits = run.get();
-            return new ActivationCache(model, activations, logits, null);
+            return new ActivationCache(model, activations, logits, null, stopAtLayer);
         } finally {
             recorded.forEach(HookPoint::stopRecording);
         }
@@ -60,8 +67,9 @@ final class Recording {
                         + (value == null ? "null" : "shape " + value.getShape()));
             }
             collector.backward(value);
+            // A leaf's gradient is its own array, which outlives the leaf: nothing to copy.
             Map<String, NDArray> gradients = new LinkedHashMap<>();
-            probes.forEach((name, probe) -> gradients.put(name, probe.getGradient().duplicate()));
+            probes.forEach((name, probe) -> gradients.put(name, probe.getGradient()));
             probes.values().forEach(NDArray::close);
             activations.replaceAll((name, a) -> detached(a));
             return new ActivationCache(model, activations, detached(logits), gradients);

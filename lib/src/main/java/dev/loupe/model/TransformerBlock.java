@@ -50,8 +50,7 @@ final class TransformerBlock {
      * block's working memory rather than every block's (what hooks and caches kept is theirs, see HookPoint).
      */
     NDArray forward(NDArray resid, Pass pass) {
-        // The input belongs to the enclosing scope: a cache or hook keeping it must take it from there.
-        NDArray residPre = hookResidPre.apply(resid);
+        NDArray residPre = enter(resid);
         NDArray out;
         try (NDScope scope = new NDScope()) {
             out = residualAfter(residPre, pass);
@@ -61,6 +60,12 @@ final class TransformerBlock {
             NDScope.register(out); // a plain temporary of the enclosing forward pass
         }
         return out;
+    }
+
+    /** The residual stream through {@code hook_resid_pre}, where the block starts. */
+    NDArray enter(NDArray resid) {
+        // The input belongs to the enclosing scope: a cache or hook keeping it must take it from there.
+        return hookResidPre.apply(resid);
     }
 
     private NDArray residualAfter(NDArray residPre, Pass pass) {

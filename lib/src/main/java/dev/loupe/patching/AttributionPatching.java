@@ -11,15 +11,19 @@ import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
 
 import java.util.List;
+import java.util.function.BiFunction;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * Attribution patching (Nanda, 2023): the first-order estimate of what patching each activation from the clean
  * run into the corrupted run would do to the metric, (clean − corrupted) · ∂metric/∂activation at the corrupted
  * run, for every activation at once from one clean forward pass, one corrupted forward pass and one backward
- * pass. Exact where the metric is linear in the activation (e.g. the last layer's outputs without a final layer
- * norm); elsewhere an approximation that is good for small changes and can be badly wrong for large ones
- * (attention patterns that flip, saturated softmaxes): check the heads it ranks highest with exact patching.
+ * pass. The clean pass stops after the last block it reads, and a metric that reads one position per prompt
+ * ({@link Metrics.AtPositions}) has the corrupted pass unembed those positions alone. Exact where the metric is
+ * linear in the activation (e.g. the last layer's outputs without a final layer norm); elsewhere an approximation
+ * that is good for small changes and can be badly wrong for large ones (attention patterns that flip, saturated
+ * softmaxes): check the heads it ranks highest with exact patching.
  */
 public final class AttributionPatching {
 
@@ -31,11 +35,8 @@ public final class AttributionPatching {
     public static Estimates run(HookedTransformer model, NDArray cleanTokens, NDArray corruptedTokens,
                                 Function<NDArray, NDArray> metric) {
         ModelConfig cfg = model.config();
-        requireSameShape(cleanTokens, corruptedTokens);
-        java.util.function.Predicate<String> wanted = n -> n.endsWith("hook_resid_pre") || n.endsWith("attn.hook_z")
-                || n.endsWith("mlp.hook_post");
-        try (ActivationCache clean = model.runWithCache(cleanTokens, wanted);
-             ActivationCache corrupted = model.runWithGradCache(corruptedTokens, wanted, metric)) {
+        Predicate<String> wanted = n -> n.endsWith("hook_resid_pre") || n.endsWith("attn.hook_z") || n.endsWith("mlp.hook_post");
+        return withRuns(model, cleanTokens, corruptedTokens, metric, wanted, (clean, corrupted) -> {
             int layers = cfg.nLayers();
             NDList resid = new NDList();
             NDList heads = new NDList();
@@ -58,7 +59,7 @@ public final class AttributionPatching {
                     NDArrays.stack(neurons), List.of("layer", "pos", "neuron"),
                     List.of(layerLabels, posLabels, Patching.numbered("N", cfg.dMlp())));
             return new Estimates(residResult, headResult, neuronResult);
-        }
+        });
     }
 
     /**
@@ -69,10 +70,7 @@ public final class AttributionPatching {
      */
     public static PatchingResult features(HookedTransformer model, NDArray cleanTokens, NDArray corruptedTokens,
                                           Function<NDArray, NDArray> metric, String hookName) {
-        requireSameShape(cleanTokens, corruptedTokens);
-        java.util.function.Predicate<String> wanted = hookName::equals;
-        try (ActivationCache clean = model.runWithCache(cleanTokens, wanted);
-             ActivationCache corrupted = model.runWithGradCache(corruptedTokens, wanted, metric)) {
+        return withRuns(model, cleanTokens, corruptedTokens, metric, hookName::equals, (clean, corrupted) -> {
             Shape s = clean.get(hookName).getShape();
             if (s.dimension() != 3) {
                 throw new IllegalArgumentException("Features are the last axis of an activation [batch, pos, n]; "
@@ -80,13 +78,25 @@ public final class AttributionPatching {
             }
             return new PatchingResult("Attribution patching features of " + hookName, estimate(clean, corrupted, hookName, false),
                     List.of("pos", "feature"), List.of(Patching.numbered("", (int) s.get(1)), Patching.numbered("F", (int) s.get(2))));
-        }
+        });
     }
 
-    private static void requireSameShape(NDArray cleanTokens, NDArray corruptedTokens) {
+    /**
+     * {@code body} of the clean run's activations and the corrupted run's with their gradients. Neither pass computes
+     * what no estimate reads: the clean one stops after the block that makes the last wanted activation, and the
+     * corrupted one unembeds only the positions the metric reads, where it says which.
+     */
+    private static <T> T withRuns(HookedTransformer model, NDArray cleanTokens, NDArray corruptedTokens,
+                                  Function<NDArray, NDArray> metric, Predicate<String> wanted,
+                                  BiFunction<ActivationCache, ActivationCache, T> body) {
         if (!cleanTokens.getShape().equals(corruptedTokens.getShape())) {
             throw new IllegalArgumentException("Clean tokens " + cleanTokens.getShape() + " and corrupted tokens "
                     + corruptedTokens.getShape() + " must have the same shape.");
+        }
+        long[] unembedAt = Metrics.positionsRead(metric, corruptedTokens.getShape());
+        try (ActivationCache clean = model.runWithCacheUpTo(cleanTokens, wanted);
+             ActivationCache corrupted = model.runWithGradCache(corruptedTokens, wanted, metric, unembedAt)) {
+            return body.apply(clean, corrupted);
         }
     }
 

@@ -52,6 +52,15 @@ public final class Metrics {
         };
     }
 
+    /**
+     * The position {@code metric} reads in each row of tokens of this shape ([batch, pos] or [pos]), so that a run can
+     * unembed those alone; null where it may read any (it is no {@link AtPositions}).
+     */
+    static long[] positionsRead(Function<NDArray, NDArray> metric, Shape tokens) {
+        long batch = tokens.dimension() == 1 ? 1 : tokens.get(0);
+        return metric instanceof AtPositions p ? p.positions(batch, tokens.get(tokens.dimension() - 1)) : null;
+    }
+
     /** {@code f} as a metric that reads row i at {@code positions[i]}; {@code f} must handle both shapes of logits. */
     public static AtPositions atPositions(long[] positions, Function<NDArray, NDArray> f) {
         long[] own = positions.clone();

@@ -282,7 +282,7 @@ public final class Patching {
         }
         long batch = tokens.getShape().get(0);
         int pos = (int) tokens.getShape().get(tokens.getShape().dimension() - 1);
-        long[] unembedAt = metric instanceof Metrics.AtPositions p ? p.positions(batch, pos) : null;
+        long[] unembedAt = Metrics.positionsRead(metric, tokens.getShape());
         MemoryBudget budget = MemoryBudget.forWork("Patching " + act);
         budget.requireUnitFits(copyLowerBound(cfg, source.logits().getDataType(), batch, pos, unembedAt != null),
                 "patched copy of the batch (" + batch + " prompts of " + pos + " positions)");

@@ -85,7 +85,7 @@ public final class PathPatching {
         int heads = cfg.nHeads();
         long batch = tokens.getShape().get(0);
         long pos = tokens.getShape().get(1);
-        long[] unembedAt = metric instanceof Metrics.AtPositions p ? p.positions(batch, pos) : null;
+        long[] unembedAt = Metrics.positionsRead(metric, tokens.getShape());
         MemoryBudget budget = MemoryBudget.forWork("Path patching");
         budget.requireUnitFits(Patching.copyLowerBound(cfg, target.logits().getDataType(), batch, pos, unembedAt != null),
                 "sender's copy of the batch (" + batch + " prompts of " + pos + " positions)");

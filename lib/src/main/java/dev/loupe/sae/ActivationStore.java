@@ -7,24 +7,22 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 
-import dev.loupe.hook.Hook;
-import dev.loupe.model.HookSession;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.tensor.Tensors;
 
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.function.LongFunction;
 
 /**
  * Activations for SAE training, as SAELens's activation store makes them: token windows run through a model, the
  * activation at a hook point (for a transcoder, at its input and output hook points) harvested from every position,
- * many windows' activations shuffled together, and served in batches [batchSize, d]. The forward pass ends at the
- * hook point the store reads (the last of the two for a transcoder): the layers above it never run.
+ * many windows' activations shuffled together, and served in batches [batchSize, d]. The forward pass stops at the
+ * block that makes the hook point the store reads (the last of the two for a transcoder,
+ * {@link HookedTransformer#runWithCacheUpTo}): the layers above it never run.
  *
  * <p>A refill runs {@code windowsPerRefill} token batches (refill r uses batches r·n … r·n + n − 1 of the source),
  * shuffles their activations with a generator seeded by (seed, r) and serves them in order; SAELens instead carries
@@ -205,9 +203,15 @@ public final class ActivationStore {
                 ins.add(activations.apply(w).toType(DataType.FLOAT32, false));
                 continue;
             }
-            Map<String, NDArray> acts = harvest(tokens.apply(w));
-            ins.add(rows(acts.get(hookIn)));
-            outs.add(rows(acts.get(hookOut)));
+            NDArray tokenBatch = tokens.apply(w);
+            try (ActivationCache acts = model.runWithCacheUpTo(tokenBatch, name -> name.equals(hookIn) || name.equals(hookOut))) {
+                ins.add(rows(acts.get(hookIn)));
+                if (!hookIn.equals(hookOut)) {
+                    outs.add(rows(acts.get(hookOut)));
+                }
+            } finally {
+                tokenBatch.close();
+            }
         }
         long n = ins.stream().mapToLong(a -> a.getShape().get(0)).sum();
         if (n < batchSize) {
@@ -238,38 +242,6 @@ public final class ActivationStore {
         long b = a.getShape().get(0);
         long p = a.getShape().get(1);
         return a.reshape(b * p, -1).toType(DataType.FLOAT32, false);
-    }
-
-    /** The activations at the store's hook points for one token batch, the forward pass ended after the last of them. */
-    private Map<String, NDArray> harvest(NDArray tokenBatch) {
-        Map<String, NDArray> seen = new LinkedHashMap<>();
-        List<String> order = model.hookNames();
-        String last = order.indexOf(hookOut) > order.indexOf(hookIn) ? hookOut : hookIn;
-        List<Hook> hooks = new ArrayList<>();
-        for (String name : new java.util.LinkedHashSet<>(List.of(hookIn, hookOut))) {
-            hooks.add(Hook.of(name, (act, hook) -> {
-                seen.put(name, act.duplicate());
-                if (name.equals(last)) {
-                    throw new EnoughSeen();
-                }
-                return act;
-            }));
-        }
-        try (HookSession session = model.hooks(hooks.toArray(Hook[]::new))) {
-            model.forward(tokenBatch).close();
-        } catch (EnoughSeen done) {
-            // the layers above the last hook point would change nothing the store reads
-        } finally {
-            tokenBatch.close();
-        }
-        return seen;
-    }
-
-    /** Ends a forward pass once the store has what it reads. */
-    private static final class EnoughSeen extends RuntimeException {
-        EnoughSeen() {
-            super(null, null, false, false);
-        }
     }
 
     private static long[] permutation(int n, Random random) {

@@ -6,9 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.display.ProgressBar;
-import dev.loupe.hook.ActNames;
-import dev.loupe.hook.Hook;
-import dev.loupe.model.HookSession;
+import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.train.TokenWindows;
 
@@ -74,38 +72,17 @@ public final class FeatureActivations {
 
     /**
      * Feature activations [batch, pos, d_sae] for tokens [batch, pos]: what {@code hook_sae_acts_post} holds with the
-     * SAE spliced, from a run that stops after the SAE's hook.
+     * SAE spliced, from a run that stops at the block that makes the SAE's hook ({@link HookedTransformer#runWithCacheUpTo}).
      */
     public static NDArray of(HookedTransformer model, Sae sae, NDArray tokens) {
-        NDArray x = input(model, sae.hookName(), tokens);
-        Shape s = x.getShape();
-        // hook_z [batch, pos, head, d_head] is read as [batch, pos, head × d_head], as the splice reads it.
-        if (s.dimension() == 4 && s.get(2) * s.get(3) == sae.dIn()) {
-            x = x.reshape(s.get(0), s.get(1), s.get(2) * s.get(3));
-        }
-        return sae.encode(x);
-    }
-
-    /** The activation at {@code hook}, running blocks only up to the one that makes it. */
-    private static NDArray input(HookedTransformer model, String hook, NDArray tokens) {
-        int layer = ActNames.layerOf(hook);
-        if (layer >= 0 && hook.equals(ActNames.actName("resid_pre", layer))) {
-            return model.residualAt(tokens, layer);
-        }
-        NDArray[] seen = new NDArray[1];
-        try (HookSession session = model.hooks(Hook.of(hook, (a, h) -> {
-            seen[0] = a;
-            NDScope.unregister(a); // the run's scope frees its temporaries; this one is ours
-            return a;
-        }))) {
-            if (layer >= 0) {
-                model.residualAt(tokens, layer + 1);
-            } else if (hook.equals("hook_embed") || hook.equals("hook_pos_embed")) {
-                model.residualAt(tokens, 0);
-            } else {
-                model.forward(tokens);
+        try (ActivationCache cache = model.runWithCacheUpTo(tokens, sae.hookName()::equals)) {
+            NDArray x = cache.get(sae.hookName());
+            Shape s = x.getShape();
+            // hook_z [batch, pos, head, d_head] is read as [batch, pos, head × d_head], as the splice reads it.
+            if (s.dimension() == 4 && s.get(2) * s.get(3) == sae.dIn()) {
+                x = x.reshape(s.get(0), s.get(1), s.get(2) * s.get(3));
             }
+            return sae.encode(x);
         }
-        return seen[0];
     }
 }
