@@ -324,7 +324,7 @@ public final class Patching {
                                         Cells cells, int first, int count, long batch, long[] unembedAt,
                                         Function<NDArray, NDArray> metric) {
         try (NDScope scope = new NDScope()) {
-            NDArray tiled = tile(residPre, count);
+            NDArray tiled = Tensors.tile(residPre, count);
             Hook patch = Hook.of(name, (activation, hook) -> {
                 Shape s = activation.getShape();
                 Shape perCopy = s.slice(1);
@@ -362,12 +362,6 @@ public final class Patching {
             System.arraycopy(perRow, 0, tiled, i * perRow.length, perRow.length);
         }
         return tiled;
-    }
-
-    /** [batch, ...] repeated as [copies · batch, ...], copy-major: one copy of the run per patch. */
-    static NDArray tile(NDArray activation, int copies) {
-        Shape s = activation.getShape();
-        return activation.expandDims(0).repeat(0, copies).reshape(new Shape(copies * s.get(0)).addAll(s.slice(1)));
     }
 
     /** The metric on each copy's logits [batch, ...] of a run of {@code copies} copies. */
