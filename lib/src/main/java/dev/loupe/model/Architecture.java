@@ -49,7 +49,7 @@ final class Architecture {
                 : mask.cumSum(1).sub(1).maximum(0); // left padding: the first real token is position 0
         Embedded e = embed(input, positions);
         AttentionMask attend = cache == null ? AttentionMask.causal(m, pos, mask) : AttentionMask.causalAfter(m, past, pos);
-        return blocksAndUnembed(0, e.residual(), new Pass(attend, positions, e.shortformerPos(), cache), unembedAt);
+        return blocksAndUnembed(0, e.residual(), new Pass(attend, positions, e.shortformerPos(), cache == null ? null : cache::extend), unembedAt);
     }
 
     /** The residual stream entering block {@code stopAtLayer} for token ids [batch, pos], no cache, no padding. */
@@ -106,11 +106,20 @@ final class Architecture {
 
     /** A pass over a residual stream [batch, pos, d_model] of real tokens at positions 0..pos-1, without a cache. */
     Pass passOver(NDArray residual) {
+        return passOver(residual, 0, null);
+    }
+
+    /**
+     * A pass over a residual stream [rows, pos, d_model] of real tokens at positions from..from+pos-1 that also attends
+     * to positions 0..from-1, whose keys and values {@code prefix} holds (read, not changed; null when from is 0).
+     */
+    Pass passOver(NDArray residual, long from, KvCache prefix) {
         NDManager m = residual.getManager();
         Shape s = residual.getShape();
-        NDArray positions = m.arange(s.get(1));
+        NDArray positions = m.arange(from, from + s.get(1));
         // Shortformer models add positions to the inputs of queries and keys in every block.
         NDArray shortformer = cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER ? posEmbed.table(positions, s.get(0)) : null;
-        return new Pass(AttentionMask.causal(m, s.get(1), null), positions, shortformer, null);
+        Pass.Earlier earlier = from == 0 ? null : (layer, k, v) -> prefix.prefix(layer, from, k, v);
+        return new Pass(AttentionMask.causalAfter(m, from, s.get(1)), positions, shortformer, earlier);
     }
 }

@@ -86,7 +86,7 @@ final class Attention {
 
     /**
      * Inputs [batch, pos, d_model] (queries and keys may carry shortformer positions); returns [batch, pos, d_model].
-     * With a cache, keys and values of earlier positions are taken from it and this run's are added.
+     * With earlier positions (a cache, or a prefix of one), their keys and values come before this run's.
      */
     NDArray forward(NDArray queryInput, NDArray keyInput, NDArray valueInput, Pass pass) {
         NDArray q = hookQ.apply(project(queryInput, W_Q, b_Q, nHeads));
@@ -100,8 +100,8 @@ final class Attention {
             q = hookRotQ.apply(rotary.rotate(q, pass.positions()));
             k = hookRotK.apply(rotary.rotate(k, pass.positions()));
         }
-        if (pass.cache() != null) { // earlier positions' keys and values come first
-            NDArray[] kv = pass.cache().extend(layer, k, v);
+        if (pass.earlier() != null) { // earlier positions' keys and values come first
+            NDArray[] kv = pass.earlier().prepend(layer, k, v);
             k = kv[0];
             v = kv[1];
         }

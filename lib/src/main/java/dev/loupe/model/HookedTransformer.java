@@ -148,12 +148,25 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * (TransformerLens's {@code start_at_layer} and {@code stop_at_layer}). Work that needs activations of early
      * layers only stops there.
      */
-    public synchronized NDArray residualAt(int startLayer, int stopAtLayer, NDArray residual) {
+    public NDArray residualAt(int startLayer, int stopAtLayer, NDArray residual) {
+        return residualAt(startLayer, stopAtLayer, residual, null, 0);
+    }
+
+    /**
+     * As {@link #residualAt(int, int, NDArray)}, for the positions {@code from..} of a sequence only: {@code residual}
+     * [rows, pos, d_model] holds positions from..from+pos-1, and attention also sees the keys and values of positions
+     * 0..from-1 in {@code prefix}, a cache that {@link #forward(NDArray, KvCache)} filled on the sequence (row i
+     * continues the cache's row i mod its batch, so rows may be copies of it). The cache is read, not changed. Where
+     * nothing before {@code from} differs from that run (a patch at position from changes nothing before it), this is
+     * what a run over every position gives at from.., for the cost of those positions alone. Hooks see those
+     * positions only. No padding; {@code from} = 0 needs no cache.
+     */
+    public synchronized NDArray residualAt(int startLayer, int stopAtLayer, NDArray residual, KvCache prefix, int from) {
         weights.checkOpen();
         Inputs.layerRange(cfg, startLayer, stopAtLayer);
-        Inputs.residual(cfg, residual);
+        Inputs.after(cfg, Inputs.residual(cfg, residual), prefix, from);
         try (NDScope scope = new NDScope()) {
-            NDArray out = architecture.runBlocks(startLayer, stopAtLayer, residual, architecture.passOver(residual));
+            NDArray out = architecture.runBlocks(startLayer, stopAtLayer, residual, architecture.passOver(residual, from, prefix));
             NDScope.unregister(out);
             return out;
         }

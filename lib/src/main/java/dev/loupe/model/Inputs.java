@@ -73,6 +73,25 @@ final class Inputs {
         return s;
     }
 
+    /** A residual stream {@code s} at positions from.. that attends to the first {@code from} positions of {@code prefix}. */
+    static void after(ModelConfig cfg, Shape s, KvCache prefix, int from) {
+        if (from == 0) {
+            return;
+        }
+        if (from < 0 || prefix == null || prefix.length() < from) {
+            throw new IllegalArgumentException("Positions from " + from + " attend to the keys and values of the positions"
+                    + " before them, but the cache holds " + (prefix == null ? "none" : prefix.length() + " positions"));
+        }
+        if (from + s.get(1) > cfg.nCtx()) {
+            throw new IllegalArgumentException("Positions " + from + ".." + (from + s.get(1) - 1) + " do not fit n_ctx = "
+                    + cfg.nCtx());
+        }
+        if (s.get(0) % prefix.batch() != 0) {
+            throw new IllegalArgumentException("The residual stream " + s + " has " + s.get(0) + " rows, not copies of the"
+                    + " cache's batch of " + prefix.batch());
+        }
+    }
+
     /** One position per row of the input {@code s}, [batch, pos, ...] (null: all positions). */
     static void unembedAt(long[] unembedAt, Shape s) {
         if (unembedAt == null) {

@@ -5,11 +5,14 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDScope;
 
+import dev.loupe.tensor.Tensors;
+
 /**
  * Keys and values of the positions already run, per layer, so that the next tokens attend to them without
  * recomputing them (TransformerLens's past_kv_cache): generation costs one position per step instead of the
  * whole sequence. Hooks on a run with a cache see the new positions only. A run that fails leaves the cache as
- * it was.
+ * it was. A filled cache also serves as the read-only prefix of runs over later positions only
+ * ({@link HookedTransformer#residualAt(int, int, NDArray, KvCache, int)}).
  */
 public final class KvCache {
 
@@ -39,6 +42,24 @@ public final class KvCache {
         pendingKeys[layer] = allK;
         pendingValues[layer] = allV;
         return new NDArray[] {allK, allV};
+    }
+
+    /** Rows of the batch the cache was filled with (0 while empty). */
+    long batch() {
+        return keys[0] == null ? 0 : keys[0].getShape().get(0);
+    }
+
+    /**
+     * This layer's keys and values of the first {@code positions} cached positions followed by {@code k}, {@code v},
+     * whose rows are copies of the cached batch (row i continues cached row i mod batch). The cache is not changed.
+     */
+    NDArray[] prefix(int layer, long positions, NDArray k, NDArray v) {
+        return new NDArray[] {before(keys[layer], positions, k), before(values[layer], positions, v)};
+    }
+
+    private static NDArray before(NDArray cached, long positions, NDArray own) {
+        NDArray prefix = cached.get(":, :" + positions);
+        return NDArrays.concat(new NDList(Tensors.tile(prefix, own.getShape().get(0) / prefix.getShape().get(0)), own), 1);
     }
 
     /** Takes the keys and values of a forward pass that completed. */

@@ -12,12 +12,15 @@ import dev.loupe.hook.Hook;
 import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookSession;
 import dev.loupe.model.HookedTransformer;
+import dev.loupe.model.KvCache;
 import dev.loupe.model.ModelConfig;
 import dev.loupe.tensor.MemoryBudget;
 import dev.loupe.tensor.Tensors;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.function.IntFunction;
 
@@ -28,12 +31,22 @@ import java.util.function.IntFunction;
  * (does restoring this activation restore the behaviour?); with tokens = clean and source = a corrupted cache,
  * noising (does breaking it break the behaviour?).
  *
- * <p>Each layer's patches run as one batch (patch index folded into the batch dimension) starting from the target
- * run's cached {@code resid_pre} of that layer, since a patch at layer l cannot change anything below it, in chunks
- * that fit the {@link MemoryBudget}. A metric that reads one position per prompt ({@link Metrics.AtPositions}) gets
- * only those positions unembedded. The result equals one forward pass per patch.
+ * <p>A patch at layer l and position p cannot change anything below l or before p, so it runs blocks l.. on positions
+ * p.. only, from the target run's {@code resid_pre} there, attending to the target run's keys and values of the
+ * positions before p. Patches at one position (or a few neighbouring ones, run from the first where small batches
+ * would cost more than the extra positions) run as one batch (patch index folded into the batch dimension) that grows
+ * as the layers advance, each layer's patches joining it at their layer, in chunks that fit the {@link MemoryBudget}. A metric that reads one position per prompt ({@link Metrics.AtPositions}) gets only those
+ * positions unembedded. While hooks are attached (a steering vector, an SAE) patches run on every position, as the
+ * hooks expect. The result equals one forward pass per patch.
  */
 public final class Patching {
+
+    /**
+     * About how many positions' work one block run costs beyond its own positions, streaming the block's weights (see
+     * {@link #starts}); each batch's memory measurement and unembedding cost about eight block runs. Tests set 0 to
+     * run every patch from its own position.
+     */
+    static int blockRunPositions = 32;
 
     private Patching() {}
 
@@ -217,10 +230,24 @@ public final class Patching {
      */
     public static PatchingResult headAllPos(String which, HookedTransformer model, NDArray tokens, ActivationCache source,
                                             Function<NDArray, NDArray> metric) {
+        return sweep(model, tokens, source, metric, headActivation(which), Slice.HEAD);
+    }
+
+    /**
+     * Each head's queries, keys, values, output ("q", "k", "v", "z") or attention pattern ("pattern", by query position)
+     * at each position, by [layer, pos, head], TransformerLens's {@code get_act_patch_attn_head_*_by_pos}; keys and
+     * values by key/value head, as {@link #headAllPos}.
+     */
+    public static PatchingResult headByPos(String which, HookedTransformer model, NDArray tokens, ActivationCache source,
+                                           Function<NDArray, NDArray> metric) {
+        return sweep(model, tokens, source, metric, headActivation(which), Slice.POSITION_AND_HEAD);
+    }
+
+    private static String headActivation(String which) {
         if (!List.of("q", "k", "v", "pattern", "z").contains(which)) {
             throw new IllegalArgumentException("Head activations are q, k, v, z or pattern; got '" + which + "'");
         }
-        return sweep(model, tokens, source, metric, which, Slice.HEAD);
+        return which;
     }
 
     /** Every head activation at once, TransformerLens's {@code get_act_patch_attn_head_all_pos_every}: [5, layer, head]. */
@@ -264,80 +291,214 @@ public final class Patching {
         return new PatchingResult(title, Tensors.ofDoubles(values, shape), axes, labels);
     }
 
+    /** Cell {@code cell} of {@code layer}'s patches, run on positions {@code start}.. of the sequence. */
+    private record Patch(int layer, int cell, int start) {}
+
     /**
-     * The metric after each cell of each layer ({@code cellsOf(layer)}, none in some layers), layer by layer, patching
-     * hook point {@code nameOf(layer)}; {@code act} names the work in errors and progress.
+     * The metric after each cell of each layer ({@code cellsOf(layer)}, none in some layers), patching hook point
+     * {@code nameOf(layer)}; {@code act} names the work in errors and progress. Patches whose runs start at the same
+     * position share batches (see {@link Runs#patched}), in chunks that fit the budget.
      */
     private static double[][] runLayers(HookedTransformer model, NDArray tokens, ActivationCache source,
                                         Function<NDArray, NDArray> metric, String act, IntFunction<String> nameOf,
                                         IntFunction<Cells> cellsOf) {
         ModelConfig cfg = model.config();
         check(model, tokens, source, metric, act, nameOf.apply(firstLayerWithCells(cfg, cellsOf)));
-        List<NDArray> residPre = new ArrayList<>();
-        // What each block received, before hooks or SAEs at its resid_pre acted: the patched runs pass it through them.
-        try (ActivationCache target = model.runWithInputCache(tokens, n -> n.endsWith("hook_resid_pre"))) {
-            for (int l = 0; l < cfg.nLayers(); l++) {
-                residPre.add(target.get("resid_pre", l).duplicate());
-            }
-        }
         long batch = tokens.getShape().get(0);
         int pos = (int) tokens.getShape().get(tokens.getShape().dimension() - 1);
         long[] unembedAt = Metrics.positionsRead(metric, tokens.getShape());
         MemoryBudget budget = MemoryBudget.forWork("Patching " + act);
         budget.requireUnitFits(copyLowerBound(cfg, source.logits().getDataType(), batch, pos, unembedAt != null),
                 "patched copy of the batch (" + batch + " prompts of " + pos + " positions)");
+        // A patch at position p changes nothing before p, so it runs on positions from p (or from a nearby earlier
+        // position its batch shares) on; hooks the caller attached would see those shorter sequences, so with any
+        // attached every patch runs on every position.
+        boolean fromPatchedPosition = !hooked(model);
+        int[] startAt = fromPatchedPosition ? starts(cfg.nLayers(), pos, batch, cellsOf) : new int[pos];
         double[][] values = new double[cfg.nLayers()][];
-        long total = 0;
+        Map<Integer, List<Patch>> byStart = new TreeMap<>(); // the first position first: its patches cost the most
         for (int l = 0; l < cfg.nLayers(); l++) {
-            total += cellsOf.apply(l).count();
+            Cells cells = cellsOf.apply(l);
+            values[l] = new double[cells.count()];
+            for (int c = 0; c < cells.count(); c++) {
+                int start = startAt[cells.position(c)];
+                byStart.computeIfAbsent(start, k -> new ArrayList<>()).add(new Patch(l, c, start));
+            }
         }
-        try (SweepProgress progress = new SweepProgress("patching " + act, total)) {
-            for (int l = 0; l < cfg.nLayers(); l++) {
-                int layer = l;
-                Cells cells = cellsOf.apply(layer);
-                values[layer] = new double[cells.count()];
-                if (cells.count() == 0) {
-                    continue;
-                }
-                String name = nameOf.apply(layer);
-                NDArray clean = source.get(name);
-                NDArray from = residPre.get(layer);
+        long total = byStart.values().stream().mapToLong(List::size).sum();
+        // What each block received, before hooks or SAEs at its resid_pre acted: the patched runs pass it through them.
+        try (ActivationCache target = model.runWithInputCache(tokens, n -> n.endsWith("hook_resid_pre"));
+             SweepProgress progress = new SweepProgress("patching " + act, total)) {
+            Runs runs = new Runs(model, target, fromPatchedPosition ? keysAndValues(model, tokens) : null, source, nameOf,
+                    cellsOf, batch, unembedAt, metric);
+            for (List<Patch> group : byStart.values()) {
                 int count;
-                for (int first = 0; first < cells.count(); first += count) {
-                    count = budget.nextChunk(cells.count() - first);
-                    int chunkFirst = first;
-                    int chunk = count;
-                    double[] scores = budget.measure(count, () -> patchedRuns(model, layer, from, name, clean, cells, chunkFirst,
-                            chunk, batch, unembedAt, metric));
-                    System.arraycopy(scores, 0, values[layer], first, count);
+                for (int first = 0; first < group.size(); first += count) {
+                    count = budget.nextChunk(group.size() - first);
+                    List<Patch> chunk = group.subList(first, first + count);
+                    double[] scores = budget.measure(count, () -> runs.patched(chunk));
+                    for (int i = 0; i < count; i++) {
+                        values[chunk.get(i).layer()][chunk.get(i).cell()] = scores[i];
+                    }
                     progress.advance(count);
                 }
             }
-        } finally {
-            residPre.forEach(NDArray::close);
         }
         return values;
     }
 
-    /** Patches cells first..first+count-1 of one layer, one per copy of the batch, in a single forward pass. */
-    private static double[] patchedRuns(HookedTransformer model, int layer, NDArray residPre, String name, NDArray clean,
-                                        Cells cells, int first, int count, long batch, long[] unembedAt,
-                                        Function<NDArray, NDArray> metric) {
-        try (NDScope scope = new NDScope()) {
-            NDArray tiled = tile(residPre, count);
-            Hook patch = Hook.of(name, (activation, hook) -> {
-                Shape s = activation.getShape();
-                Shape perCopy = s.slice(1);
-                NDArray byCopy = activation.reshape(new Shape(count, batch).addAll(perCopy));
-                NDArray mask = cellMask(name, cells, first, count, byCopy.getShape());
-                NDArray source = clean.expandDims(0).broadcast(byCopy.getShape());
-                return NDArrays.where(mask, source, byCopy).reshape(s);
-            });
-            NDArray logits;
-            try (HookSession session = model.hooks(patch)) {
-                logits = model.forwardFromLayer(layer, tiled, tile(unembedAt, count));
+    /**
+     * The position the runs of each position's patches start from: its own, or an earlier one that the patches of the
+     * positions up to it share. Sharing computes positions that a patch cannot change, but runs each block once for
+     * all of them, and each run of a block costs about {@link #blockRunPositions} positions' work beyond its own. The
+     * starts minimise that estimate over every split of the positions into runs of consecutive ones.
+     */
+    private static int[] starts(int layers, int pos, long batch, IntFunction<Cells> cellsOf) {
+        int blockRun = blockRunPositions;
+        // joined[p][l]: patches at positions before p and layers up to l, the rows of a batch from 0 at block l
+        long[][] joined = new long[pos + 1][layers];
+        for (int l = 0; l < layers; l++) {
+            Cells cells = cellsOf.apply(l);
+            for (int c = 0; c < cells.count(); c++) {
+                for (int k = l; k < layers; k++) {
+                    joined[cells.position(c) + 1][k]++;
+                }
             }
-            return scores(logits, count, batch, metric);
+        }
+        for (int p = 0; p < pos; p++) {
+            for (int l = 0; l < layers; l++) {
+                joined[p + 1][l] += joined[p][l];
+            }
+        }
+        double[] best = new double[pos + 1]; // the least cost of positions 0..e-1
+        int[] from = new int[pos + 1];
+        for (int e = 1; e <= pos; e++) {
+            best[e] = Double.MAX_VALUE;
+            for (int b = 0; b < e; b++) {
+                double cost = best[b] + (joined[e][layers - 1] > joined[b][layers - 1] ? 8 * blockRun : 0);
+                for (int l = 0; l < layers; l++) {
+                    long rows = joined[e][l] - joined[b][l];
+                    cost += rows == 0 ? 0 : blockRun + (double) rows * batch * (pos - b);
+                }
+                if (cost < best[e]) {
+                    best[e] = cost;
+                    from[e] = b;
+                }
+            }
+        }
+        int[] start = new int[pos];
+        for (int e = pos; e > 0; e = from[e]) {
+            java.util.Arrays.fill(start, from[e], e, from[e]);
+        }
+        return start;
+    }
+
+    /** Whether a hook, splice or recording acts on this thread's runs of the model. */
+    private static boolean hooked(HookedTransformer model) {
+        return model.hookNames().stream().anyMatch(name -> model.hookPoint(name).isActive());
+    }
+
+    /** The keys and values of the run on the tokens at every layer and position, as attention uses them. */
+    private static KvCache keysAndValues(HookedTransformer model, NDArray tokens) {
+        KvCache cache = model.newKvCache();
+        model.forward(tokens, cache).close();
+        return cache;
+    }
+
+    /**
+     * The patched runs of one sweep: the target run (its residual stream before each block, its logits and, for runs
+     * from a later position, its keys and values), the source activations and the metric.
+     */
+    private record Runs(HookedTransformer model, ActivationCache target, KvCache keysValues, ActivationCache source,
+                        IntFunction<String> nameOf, IntFunction<Cells> cellsOf, long batch, long[] unembedAt,
+                        Function<NDArray, NDArray> metric) {
+
+        /**
+         * The metric after each of {@code patches} (in layer order, all run from one start position, none patching
+         * before it), one per copy of the batch, in a single pass: the batch starts at the first patch's layer from the
+         * target run's residual stream there, and each later layer's patches join it at their layer. From a start s > 0
+         * the runs cover positions s.. only and attend to the target run's keys and values before s, which no patch at
+         * s or later can change.
+         */
+        double[] patched(List<Patch> patches) {
+            int layers = model.config().nLayers();
+            int start = patches.get(0).start();
+            int[] joining = new int[layers]; // patches joining the batch at each layer
+            patches.forEach(p -> joining[p.layer()]++);
+            try (NDScope scope = new NDScope()) {
+                List<Hook> hooks = new ArrayList<>();
+                int row = 0;
+                for (int l = 0; l < layers; l++) {
+                    if (joining[l] > 0) {
+                        hooks.add(patch(l, patches.subList(row, row + joining[l]), row, start));
+                        row += joining[l];
+                    }
+                }
+                NDArray logits;
+                try (HookSession session = model.hooks(hooks.toArray(Hook[]::new))) {
+                    NDArray residual = null;
+                    int layer = patches.get(0).layer();
+                    while (layer < layers) {
+                        NDArray joined = Tensors.tile(target.get("resid_pre", layer).get(":, " + start + ":"), joining[layer]);
+                        residual = residual == null ? joined : NDArrays.concat(new NDList(residual, joined), 0);
+                        int next = layer + 1;
+                        while (next < layers && joining[next] == 0) { // blocks no patch joins at run in the same call
+                            next++;
+                        }
+                        residual = model.residualAt(layer, next, residual, keysValues, start);
+                        NDScope.register(residual);
+                        layer = next;
+                    }
+                    logits = logits(residual, patches.size(), start);
+                }
+                return scores(logits, patches.size(), batch, metric);
+            }
+        }
+
+        /** The hook at {@code layer} that patches the rows joining there (copies row.. of the batch), one patch each. */
+        private Hook patch(int layer, List<Patch> joining, int row, int start) {
+            String name = nameOf.apply(layer);
+            Cells cells = cellsOf.apply(layer);
+            boolean pattern = name.endsWith("hook_pattern") || name.endsWith("hook_attn_scores");
+            NDArray clean = source.get(name).get(pattern ? ":, :, " + start + ":" : ":, " + start + ":");
+            return Hook.of(name, (activation, hook) -> {
+                Shape s = activation.getShape();
+                NDArray byCopy = activation.reshape(new Shape(s.get(0) / batch, batch).addAll(s.slice(1)));
+                NDArray mask = cellMask(pattern, cells, joining, row, start, byCopy.getShape());
+                return NDArrays.where(mask, clean.expandDims(0).broadcast(byCopy.getShape()), byCopy).reshape(s);
+            });
+        }
+
+        /**
+         * Logits as runs over every position give them to the metric: the final norm and unembedding of the positions it
+         * reads (or of all), where a position before {@code start}, which no patch reaches, has the target run's logits.
+         */
+        private NDArray logits(NDArray residual, int copies, int start) {
+            int layers = model.config().nLayers();
+            if (unembedAt == null) {
+                NDArray after = model.forwardFromLayer(layers, residual);
+                NDScope.register(after);
+                return start == 0 ? after
+                        : NDArrays.concat(new NDList(Tensors.tile(target.logits().get(":, :" + start), copies), after), 1);
+            }
+            long[] at = new long[unembedAt.length];
+            boolean[] before = new boolean[unembedAt.length];
+            boolean anyBefore = false;
+            for (int i = 0; i < at.length; i++) {
+                before[i] = unembedAt[i] < start;
+                anyBefore |= before[i];
+                at[i] = Math.max(unembedAt[i] - start, 0); // a stand-in where before[i]
+            }
+            NDArray logits = model.forwardFromLayer(layers, residual, tile(at, copies));
+            NDScope.register(logits);
+            if (!anyBefore) {
+                return logits;
+            }
+            Shape one = new Shape(unembedAt.length, 1, 1);
+            NDArray index = Tensors.ofLongs(unembedAt, one).broadcast(new Shape(unembedAt.length, 1, logits.getShape().get(2)));
+            NDArray targetAt = Tensors.tile(target.logits().gather(index, 1), copies);
+            NDArray useTarget = Tensors.tile(Tensors.ofBooleans(before, one), copies).broadcast(logits.getShape());
+            return NDArrays.where(useTarget, targetAt, logits);
         }
     }
 
@@ -364,12 +525,6 @@ public final class Patching {
         return tiled;
     }
 
-    /** [batch, ...] repeated as [copies · batch, ...], copy-major: one copy of the run per patch. */
-    static NDArray tile(NDArray activation, int copies) {
-        Shape s = activation.getShape();
-        return activation.expandDims(0).repeat(0, copies).reshape(new Shape(copies * s.get(0)).addAll(s.slice(1)));
-    }
-
     /** The metric on each copy's logits [batch, ...] of a run of {@code copies} copies. */
     static double[] scores(NDArray logits, int copies, long batch, Function<NDArray, NDArray> metric) {
         double[] scores = new double[copies];
@@ -385,33 +540,30 @@ public final class Patching {
     }
 
     /**
-     * True where copy i of the batch takes the source value: its position (axis 1 of resid-like and q/k/v/z
-     * activations, the query axis 2 of patterns), its head (axis 2, or 1 for patterns), or both.
+     * True where a copy of the batch takes the source value: copy row + i at patch i's position (counted from
+     * {@code start}; axis 1 of resid-like and q/k/v/z activations, the query axis 2 of patterns), its head (axis 2, or 1
+     * for patterns), or both; nowhere in the other copies.
      */
-    private static NDArray cellMask(String name, Cells cells, int first, int count, Shape byCopy) {
-        boolean pattern = name.endsWith("hook_pattern") || name.endsWith("hook_attn_scores");
+    private static NDArray cellMask(boolean pattern, Cells cells, List<Patch> patches, int row, int start, Shape byCopy) {
         int posAxis = pattern ? 3 : 2; // in [copy, batch, ...]
         int headAxis = pattern ? 2 : 3;
         boolean byPosition = cells.slice() != Slice.HEAD;
         boolean byHead = cells.slice() != Slice.POSITION;
+        int copies = (int) byCopy.get(0);
+        int positions = byPosition ? (int) byCopy.get(posAxis) : 1;
+        int heads = byHead ? (int) byCopy.get(headAxis) : 1;
         long[] maskShape = new long[byCopy.dimension()];
         java.util.Arrays.fill(maskShape, 1);
-        maskShape[0] = count;
-        if (byPosition) {
-            maskShape[posAxis] = cells.positions();
-        }
-        if (byHead) {
-            maskShape[headAxis] = byCopy.get(headAxis);
-        }
-        int heads = (int) (byHead ? byCopy.get(headAxis) : 1);
-        int positions = byPosition ? cells.positions() : 1;
+        maskShape[0] = copies;
+        maskShape[posAxis] = positions;
+        maskShape[headAxis] = heads;
         boolean headFirst = headAxis < posAxis;
-        boolean[] on = new boolean[count * positions * heads];
-        for (int i = 0; i < count; i++) {
-            int p = cells.position(first + i);
-            int h = cells.head(first + i);
-            int inner = headFirst ? h * positions + p : p * heads + h;
-            on[i * positions * heads + inner] = true;
+        boolean[] on = new boolean[copies * positions * heads];
+        for (int i = 0; i < patches.size(); i++) {
+            int cell = patches.get(i).cell();
+            int p = byPosition ? cells.position(cell) - start : 0;
+            int h = byHead ? cells.head(cell) : 0;
+            on[(row + i) * positions * heads + (headFirst ? h * positions + p : p * heads + h)] = true;
         }
         return Tensors.ofBooleans(on, new Shape(maskShape)).broadcast(byCopy);
     }

@@ -121,11 +121,11 @@ public final class PathPatching {
             List<Hook> hooks = new ArrayList<>();
             for (int l = layer; l < stop; l++) {
                 String name = ActNames.actName("z", l);
-                NDArray frozen = Patching.tile(target.get(name), copies);
+                NDArray frozen = Tensors.tile(target.get(name), copies);
                 NDArray patched = l == layer ? senderPerCopy(frozen, source.get(name), senders) : frozen;
                 hooks.add(Hook.of(name, (z, h) -> patched));
             }
-            NDArray residPre = Patching.tile(target.get("resid_pre", layer), copies);
+            NDArray residPre = Tensors.tile(target.get("resid_pre", layer), copies);
             if (receivers.isEmpty()) {
                 try (HookSession session = model.hooks(hooks.toArray(Hook[]::new))) {
                     return Patching.scores(model.forwardFromLayer(layer, residPre, unembedTiled), copies, senders.batch(), metric);
@@ -159,7 +159,7 @@ public final class PathPatching {
                 }));
             }
             try (HookSession session = model.hooks(receiverHooks.toArray(Hook[]::new))) {
-                NDArray logits = model.forwardFromLayer(first, Patching.tile(target.get("resid_pre", first), copies), unembedTiled);
+                NDArray logits = model.forwardFromLayer(first, Tensors.tile(target.get("resid_pre", first), copies), unembedTiled);
                 return Patching.scores(logits, copies, senders.batch(), metric);
             }
         }

@@ -107,6 +107,12 @@ public final class Tensors {
         return one.toType(DataType.FLOAT64, false).toDoubleArray()[0];
     }
 
+    /** [batch, ...] repeated as [copies · batch, ...], copy-major: row i is row i mod batch (one copy of a run per patch, say). */
+    public static NDArray tile(NDArray array, long copies) {
+        Shape s = array.getShape();
+        return array.expandDims(0).repeat(0, copies).reshape(new Shape(copies * s.get(0)).addAll(s.slice(1)));
+    }
+
     /** An int64 array of these values with this shape, owned by libtorch (not backed by Java memory). */
     public static NDArray ofLongs(long[] values, Shape shape) {
         return owned(MANAGER.create(values, shape));

@@ -9,6 +9,7 @@ import dev.loupe.ReferenceCase;
 import dev.loupe.hook.Hook;
 import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
+import dev.loupe.model.ModelConfig;
 import dev.loupe.tensor.BudgetRuns;
 import dev.loupe.tensor.Tensors;
 
@@ -79,18 +80,100 @@ class PatchingTest {
 
     @Test
     void aMetricReadingOnePositionPerPromptGivesTheSameSweepInChunksOfAnySize() {
-        // Prompt 0 read at position 5, prompt 1 at 11: only those two positions need unembedding.
+        // Prompt 0 read at position 5, prompt 1 at 11: only those two positions need unembedding, and patches after 5
+        // leave prompt 0's logits as they were.
         Function<NDArray, NDArray> everyPosition = logits -> logits.get("0, 5, 3").sub(logits.get("1, 11, 50"));
         Function<NDArray, NDArray> atEnds = Metrics.atPositions(new long[] {5, 11}, logits -> logits.getShape().get(1) == 1
                 ? logits.get("0, 0, 3").sub(logits.get("1, 0, 50")) : everyPosition.apply(logits));
         try (ActivationCache cleanCache = model.runWithCache(clean)) {
-            double[] expected = Patching.residPre(model, corrupted, cleanCache, everyPosition).values().toDoubleArray();
-            var large = BudgetRuns.under("16g", () -> Patching.residPre(model, corrupted, cleanCache, atEnds));
-            long budget = large.peakBytes() / 4; // the large run took one cell alone, then the other 11 at once
-            var small = BudgetRuns.under(String.valueOf(budget), () -> Patching.residPre(model, corrupted, cleanCache, atEnds));
+            double[] expected = Patching.headOutByPos(model, corrupted, cleanCache, everyPosition).values().toDoubleArray();
+            var large = BudgetRuns.under("16g", () -> Patching.headOutByPos(model, corrupted, cleanCache, atEnds));
+            // The large run took one cell alone, then the other 7 of position 0 at once, then the 8 of each position; under
+            // less than its peak the cells run a few at a time (one cell of this small model is mostly fixed overhead).
+            long budget = large.peakBytes() * 9 / 10;
+            var small = BudgetRuns.under(String.valueOf(budget), () -> Patching.headOutByPos(model, corrupted, cleanCache, atEnds));
             assertArrayEquals(expected, large.result().values().toDoubleArray(), 1e-5);
             assertArrayEquals(expected, small.result().values().toDoubleArray(), 1e-5);
             assertTrue(small.peakBytes() <= budget, "peak " + small.peakBytes() + " over the budget " + budget);
+        }
+    }
+
+    /** Rotary attention with grouped-query heads (4 query heads over 2 key/value heads), q/k norms and a window of 5 in layer 0. */
+    private static HookedTransformer rotary() {
+        return HookedTransformer.create(ModelConfig.builder().modelName("rotary-gqa").nLayers(2).dModel(32).nHeads(4)
+                .nKeyValueHeads(2).dMlp(48).dVocab(97).nCtx(32).actFn(ModelConfig.ActFn.SILU)
+                .normalization(ModelConfig.Normalization.RMS).positionalEmbedding(ModelConfig.PositionalEmbedding.ROTARY)
+                .gatedMlp(true).useQkNorm(true).windowSize(5)
+                .attnTypes(List.of(ModelConfig.AttnType.LOCAL, ModelConfig.AttnType.GLOBAL)).dtype(DataType.FLOAT64).seed(3).build());
+    }
+
+    /** metric(logits) of one run on {@code tokens} with {@code source[slice]} written into the activation at {@code name}. */
+    private static double onePatchedRun(HookedTransformer m, NDArray tokens, ActivationCache source, String name, String slice,
+                                        Function<NDArray, NDArray> f) {
+        NDArray logits = m.runWithHooks(tokens, Hook.of(name, (a, h) -> {
+            NDArray copy = a.duplicate();
+            copy.set(new NDIndex(slice), source.get(name).get(slice));
+            return copy;
+        }));
+        return Tensors.item(f.apply(logits));
+    }
+
+    /**
+     * A patch at position p runs on positions p.. only (or from an earlier position that nearby patches share),
+     * attending to the target run's keys and values before that: sweeps by position on learned, shortformer and rotary
+     * positions (with grouped-query heads and a window shorter than the sequence), from the first position to the last,
+     * with metrics reading the last position, an earlier one (which patches after it cannot move) or every position's
+     * logits. Float64; every patch run from its own position, and (as larger models' sweeps run) patches at a few
+     * neighbouring positions run from the first of them.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt2_like", "attn_only_shortformer", "rotary"})
+    void sweepsFromEachPatchedPositionEqualOnePatchedRunPerCell(String name) {
+        HookedTransformer m = name.equals("rotary") ? rotary() : ReferenceCase.load(name).model(DataType.FLOAT64);
+        int blockRun = Patching.blockRunPositions;
+        try {
+            Patching.blockRunPositions = 0;
+            assertSweepsEqualOnePatchedRunPerCell(m, name + " from each position");
+            Patching.blockRunPositions = 4; // small batches: resid_pre runs from positions 0, 3 and 6
+            assertSweepsEqualOnePatchedRunPerCell(m, name + " from neighbouring positions");
+        } finally {
+            Patching.blockRunPositions = blockRun;
+        }
+    }
+
+    private static void assertSweepsEqualOnePatchedRunPerCell(HookedTransformer m, String name) {
+        int vocab = m.config().dVocab();
+        NDArray cleanTokens = randomTokens(2, 9, vocab, 11);
+        NDArray corruptedTokens = randomTokens(2, 9, vocab, 12);
+        Function<NDArray, NDArray> last = Metrics.logitDiff(new int[] {3, 8}, new int[] {5, 6});
+        Function<NDArray, NDArray> third = Metrics.logitDiff(new int[] {3, 8}, new int[] {5, 6}, 3);
+        Function<NDArray, NDArray> everyPosition = logits -> logits.get(":, :, 2").sub(logits.get(":, :, 7")).sum();
+        try (ActivationCache source = m.runWithCache(cleanTokens)) {
+            for (Function<NDArray, NDArray> f : List.of(last, third, everyPosition)) {
+                PatchingResult sweep = Patching.residPre(m, corruptedTokens, source, f);
+                for (int layer = 0; layer < 2; layer++) {
+                    for (int pos = 0; pos < 9; pos++) {
+                        double expected = onePatchedRun(m, corruptedTokens, source, "blocks." + layer + ".hook_resid_pre",
+                                ":, " + pos + ", :", f);
+                        assertEquals(expected, sweep.at(layer, pos), 1e-9, name + " resid_pre L" + layer + " pos " + pos);
+                    }
+                }
+            }
+            for (String which : List.of("z", "q", "k", "v", "pattern")) {
+                PatchingResult byPos = Patching.headByPos(which, m, corruptedTokens, source, last);
+                long heads = byPos.values().getShape().get(2); // key/value heads for k and v
+                for (int layer = 0; layer < 2; layer++) {
+                    for (int pos : new int[] {0, 4, 8}) {
+                        for (long head : new long[] {0, heads - 1}) {
+                            String slice = which.equals("pattern") ? ":, " + head + ", " + pos + ", :" : ":, " + pos + ", " + head + ", :";
+                            double expected = onePatchedRun(m, corruptedTokens, source,
+                                    dev.loupe.hook.ActNames.actName(which, layer), slice, last);
+                            assertEquals(expected, byPos.at(layer, pos, (int) head), 1e-9,
+                                    name + " " + which + " L" + layer + " pos " + pos + " head " + head);
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -62,4 +62,46 @@ class PatchingUnderHooksTest {
                     model.runWithCache(corrupted), cleanCache, metric), "path patching restarts at the steered block");
         }
     }
+
+    /**
+     * A hook that reads positions by index (here: steers position 3 only) would act on other positions in runs over the
+     * positions from a patch on; with any hook attached, sweeps run every patch on every position.
+     */
+    @Test
+    void sweepsUnderAHookThatActsByPositionEqualOnePatchedRunPerCell() {
+        ModelConfig cfg = model.config();
+        double[] v = new java.util.Random(5).doubles(cfg.dModel()).map(x -> 2 * x - 1).toArray();
+        NDArray steer = Tensors.ofDoubles(v, new Shape(cfg.dModel()));
+        Hook atThree = Hook.of("blocks.1.hook_resid_mid", (x, h) -> {
+            NDArray copy = x.duplicate();
+            copy.set(new NDIndex(":, 3, :"), x.get(":, 3, :").add(steer));
+            return copy;
+        });
+        try (HookSession s = model.hooks(atThree)) {
+            ActivationCache cleanCache = model.runWithCache(clean);
+            PatchingResult resid = Patching.residPre(model, corrupted, cleanCache, metric);
+            PatchingResult values = Patching.headByPos("v", model, corrupted, cleanCache, metric);
+            for (int layer = 0; layer < cfg.nLayers(); layer++) {
+                for (int pos : List.of(0, 5, 11)) {
+                    assertClose(once(corrupted, cleanCache, "blocks." + layer + ".hook_resid_pre", ":, " + pos + ", :"),
+                            Tensors.item(resid.values(), layer, pos), "resid_pre L" + layer + " pos " + pos);
+                    assertClose(once(corrupted, cleanCache, "blocks." + layer + ".attn.hook_v", ":, " + pos + ", 2, :"),
+                            Tensors.item(values.values(), layer, pos, 2), "v L" + layer + " pos " + pos + " head 2");
+                }
+            }
+        }
+    }
+
+    private double once(NDArray tokens, ActivationCache source, String name, String slice) {
+        NDArray logits = model.runWithHooks(tokens, Hook.of(name, (a, h) -> {
+            NDArray copy = a.duplicate();
+            copy.set(new NDIndex(slice), source.get(name).get(slice));
+            return copy;
+        }));
+        return metric.apply(logits).getDouble();
+    }
+
+    private static void assertClose(double once, double batched, String what) {
+        assertTrue(Math.abs(once - batched) < 1e-9, what + ": " + once + " vs " + batched);
+    }
 }

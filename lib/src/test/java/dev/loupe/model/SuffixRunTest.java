@@ -1,0 +1,78 @@
+package dev.loupe.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import dev.loupe.ReferenceCase;
+import dev.loupe.tensor.Tensors;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Runs over the later positions of a sequence only, attending to the keys and values of the earlier ones in a cache,
+ * against the run over every position: learned positions (GPT-2-like), shortformer positions, and rotary attention
+ * with grouped-query heads, a local window shorter than the sequence, q/k norms and soft caps.
+ */
+class SuffixRunTest {
+
+    static HookedTransformer model(String name) {
+        if (name.equals("every_option")) {
+            return HookedTransformer.create(ModelConfigTest.everyOption().toBuilder().dtype(DataType.FLOAT64).build(), 3);
+        }
+        return ReferenceCase.load(name).model(DataType.FLOAT64);
+    }
+
+    static NDArray tokens(HookedTransformer model) {
+        Random r = new Random(7);
+        long[] ids = new long[2 * 9]; // longer than every-option's window of 5
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = r.nextInt(model.config().dVocab());
+        }
+        return Tensors.ofLongs(ids, new Shape(2, 9));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt2_like", "attn_only_shortformer", "every_option"})
+    void blocksOverLaterPositionsEqualTheWholeRunThere(String name) {
+        HookedTransformer model = model(name);
+        NDArray tokens = tokens(model);
+        int layers = model.config().nLayers();
+        ActivationCache full = model.runWithCache(tokens, n -> n.endsWith("hook_resid_pre") || n.endsWith("hook_resid_post"));
+        KvCache prefix = model.newKvCache();
+        model.forward(tokens, prefix);
+        for (int start : new int[] {0, layers - 1}) {
+            for (int from : new int[] {0, 1, 4, 8}) {
+                String later = ":, " + from + ":";
+                NDArray rows = Tensors.tile(full.get("resid_pre", start).get(later), 3); // copies of the batch, as patching runs them
+                NDArray out = model.residualAt(start, layers, rows, prefix, from);
+                NDArray expected = Tensors.tile(full.get("resid_post", layers - 1).get(later), 3);
+                ReferenceCase.assertClose(expected, out, 1e-10, 1e-10, name + " from layer " + start + " position " + from);
+            }
+        }
+        assertEquals(9, prefix.length(), "the cache is read, not extended");
+    }
+
+    @Test
+    void aCacheTooShortOrRowsThatAreNotCopiesOfItsBatchFail() {
+        HookedTransformer model = model("gpt2_like");
+        NDArray tokens = tokens(model);
+        KvCache prefix = model.newKvCache();
+        model.forward(tokens.get(":, :3"), prefix);
+        NDArray residual = model.residualAt(tokens, 0).get(":, 4:");
+        var e = assertThrows(IllegalArgumentException.class, () -> model.residualAt(0, 1, residual, prefix, 4));
+        assertTrue(e.getMessage().contains("holds 3 positions"), e.getMessage());
+        NDArray oneRow = residual.get("0:1");
+        e = assertThrows(IllegalArgumentException.class, () -> model.residualAt(0, 1, oneRow, prefix, 2));
+        assertTrue(e.getMessage().contains("not copies"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> model.residualAt(0, 1, residual, null, 4));
+    }
+}
