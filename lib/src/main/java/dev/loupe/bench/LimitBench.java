@@ -48,8 +48,9 @@ import java.util.function.Consumer;
  * took no time. The 1024² GEMM rate is printed once for reference.
  *
  * <p>The resid_pre sweep is set against its FLOP limit ({@link ForwardGemms#residPreSweepLimit}): its FLOPs are that
- * limit, its peak is that of the shapes it runs (each layer's 15 patches as one batch of 15 × 15 tokens, 15 positions
- * unembedded), and "× its FLOP limit" is median / (limit / peak), the inverse of its fraction of peak. Attribution
+ * limit, its peak is that of a batch of 15 copies of the prompt (15 × 15 tokens, 15 positions unembedded: a layer's 15
+ * patches over every position, the largest batch the sweep runs; those starting at the patched position are smaller,
+ * and small products run slower, so the ceiling is generous to the sweep only where its batches are that large), and "× its FLOP limit" is median / (limit / peak), the inverse of its fraction of peak. Attribution
  * patching is counted in forward passes: its median over the median forward 1×15 of the same tokens.
  *
  * <p>Run: {@code ./loupe bench [--runs N] [--only gpt2|llama] [--json] [--peer]}. {@code --json} prints one JSON
@@ -153,7 +154,7 @@ public final class LimitBench {
         Measure forward = forward(model, key, prompts.corrupted(), runs);
         out.accept(forward);
         try (ActivationCache clean = model.runWithCache(prompts.clean())) {
-            // Each layer's patches run as one batch, a copy of the prompt per position, unembedded at the metric's one position.
+            // The largest batch the sweep runs: a copy of the prompt per position, unembedded at the metric's one position.
             double peak = ForwardGemms.peak(model, ForwardGemms.forward(c, pos, pos, pos));
             double limit = ForwardGemms.residPreSweepLimit(c, pos);
             double[] s = seconds(runs, () -> Patching.residPre(model, prompts.corrupted(), clean, prompts.metric()));
