@@ -50,7 +50,7 @@ import java.util.function.Consumer;
  * <p>The resid_pre sweep is set against its FLOP limit ({@link ForwardGemms#residPreSweepLimit}): its FLOPs are that
  * limit, its peak is that of a batch of 15 copies of the prompt (15 × 15 tokens, 15 positions unembedded: a layer's 15
  * patches over every position, the largest batch the sweep runs; those starting at the patched position are smaller,
- * and small products run slower, so the ceiling is generous to the sweep only where its batches are that large), and "× its FLOP limit" is median / (limit / peak), the inverse of its fraction of peak. Attribution
+ * and smaller products run slower, so this ceiling is if anything strict), and "× its FLOP limit" is median / (limit / peak), the inverse of its fraction of peak. Attribution
  * patching is counted in forward passes: its median over the median forward 1×15 of the same tokens.
  *
  * <p>Run: {@code ./loupe bench [--runs N] [--only gpt2|llama] [--json] [--peer]}. {@code --json} prints one JSON
