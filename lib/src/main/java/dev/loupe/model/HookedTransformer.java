@@ -319,8 +319,16 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * (and SAEs) attached there acted. {@link #forwardFromLayer} runs {@code blocks.{l}.hook_resid_pre}'s hooks on the
      * residual it is given, so a run restarted there must start from this value, or those hooks act twice.
      */
-    public synchronized ActivationCache runWithInputCache(NDArray tokens, Predicate<String> namesFilter) {
-        return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, null, null, null), true);
+    public ActivationCache runWithInputCache(NDArray tokens, Predicate<String> namesFilter) {
+        return runWithInputCache(tokens, namesFilter, null);
+    }
+
+    /**
+     * As {@link #runWithInputCache(NDArray, Predicate)}, on tokens that continue the positions in {@code cache} (or
+     * none, when null), which then holds these too, as {@link #forward(NDArray, KvCache)}: one run gives both.
+     */
+    public synchronized ActivationCache runWithInputCache(NDArray tokens, Predicate<String> namesFilter, KvCache cache) {
+        return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, null, cache, null), true);
     }
 
     /**

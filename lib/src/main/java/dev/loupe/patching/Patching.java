@@ -327,10 +327,11 @@ public final class Patching {
         }
         long total = byStart.values().stream().mapToLong(List::size).sum();
         // What each block received, before hooks or SAEs at its resid_pre acted: the patched runs pass it through them.
-        try (ActivationCache target = model.runWithInputCache(tokens, n -> n.endsWith("hook_resid_pre"));
+        // The same run leaves its keys and values for the runs from later positions.
+        KvCache keysValues = fromPatchedPosition ? model.newKvCache() : null;
+        try (ActivationCache target = model.runWithInputCache(tokens, n -> n.endsWith("hook_resid_pre"), keysValues);
              SweepProgress progress = new SweepProgress("patching " + act, total)) {
-            Runs runs = new Runs(model, target, fromPatchedPosition ? keysAndValues(model, tokens) : null, source, nameOf,
-                    cellsOf, batch, unembedAt, metric);
+            Runs runs = new Runs(model, target, keysValues, source, nameOf, cellsOf, batch, unembedAt, metric);
             for (List<Patch> group : byStart.values()) {
                 int count;
                 for (int first = 0; first < group.size(); first += count) {
@@ -398,16 +399,9 @@ public final class Patching {
         return model.hookNames().stream().anyMatch(name -> model.hookPoint(name).isActive());
     }
 
-    /** The keys and values of the run on the tokens at every layer and position, as attention uses them. */
-    private static KvCache keysAndValues(HookedTransformer model, NDArray tokens) {
-        KvCache cache = model.newKvCache();
-        model.forward(tokens, cache).close();
-        return cache;
-    }
-
     /**
      * The patched runs of one sweep: the target run (its residual stream before each block, its logits and, for runs
-     * from a later position, its keys and values), the source activations and the metric.
+     * from later positions, its keys and values), the source activations and the metric.
      */
     private record Runs(HookedTransformer model, ActivationCache target, KvCache keysValues, ActivationCache source,
                         IntFunction<String> nameOf, IntFunction<Cells> cellsOf, long batch, long[] unembedAt,
