@@ -17,6 +17,8 @@ import time
 
 import torch
 
+from forward_torch import square_1024  # the 1024^2 GEMM rate, timed as the forward peer times it
+
 D, D_SAE, BATCH, ROWS, CTX, WINDOWS, VOCAB = 512, 8192, 4096, 32, 128, 8, 4096
 HEADS, D_MLP = 8, 2048
 
@@ -99,18 +101,6 @@ def train(model, harvest, block, n_refills, per_refill):
     return per_refill * n_refills * BATCH / (time.perf_counter() - start)
 
 
-def gemm():
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    a @ b
-    best = 0
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(20):
-            a @ b
-        best = max(best, 20 * 2 * 1024 ** 3 / (time.perf_counter() - start))
-    return best
-
-
 def main():
     n_refills = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     torch.manual_seed(0)
@@ -119,7 +109,7 @@ def main():
     with_harvest = train(model, True, None, n_refills, per_refill)
     block = torch.randn(WINDOWS * ROWS * (CTX - 1), D)
     step_only = train(model, False, block, n_refills, per_refill)
-    peak = gemm()
+    peak = square_1024()
     flops = 12.0 * BATCH * D * D_SAE
     print(f"PyTorch {torch.__version__} eager, {torch.get_num_threads()} threads; SAE d_in {D}, d_sae {D_SAE}, "
           f"batch {BATCH}, {n_refills} refills of {per_refill} steps:")
