@@ -1,19 +1,14 @@
 package dev.loupe.patching;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.hook.ActNames;
-import dev.loupe.hook.Hook;
 import dev.loupe.model.ActivationCache;
-import dev.loupe.model.HookSession;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.KvCache;
 import dev.loupe.model.ModelConfig;
+import dev.loupe.patching.PatchedRuns.Patch;
 import dev.loupe.tensor.MemoryBudget;
 import dev.loupe.tensor.Tensors;
 
@@ -41,24 +36,17 @@ import java.util.function.IntFunction;
  */
 public final class Patching {
 
-    /**
-     * About how many positions' work one block run costs beyond its own positions, streaming the block's weights (see
-     * {@link #starts}); each batch's memory measurement and unembedding cost about eight block runs. Tests set 0 to
-     * run every patch from its own position.
-     */
-    static int blockRunPositions = 32;
-
     private Patching() {}
 
     /** Which slice of an activation one patch replaces. */
-    private enum Slice { POSITION, HEAD, POSITION_AND_HEAD }
+    enum Slice { POSITION, HEAD, POSITION_AND_HEAD }
 
     /**
      * The patches of one layer: cell i patches position {@code position(i)} (when positions are patched one by one)
      * of head {@code head(i)} (when heads are), among {@code heads} of the layer. For an activation [batch, pos, n]
      * the "heads" are entries of its last axis: features or neurons.
      */
-    private record Cells(Slice slice, int positions, int[] heads) {
+    record Cells(Slice slice, int positions, int[] heads) {
         int count() {
             return switch (slice) {
                 case POSITION -> positions;
@@ -291,13 +279,10 @@ public final class Patching {
         return new PatchingResult(title, Tensors.ofDoubles(values, shape), axes, labels);
     }
 
-    /** Cell {@code cell} of {@code layer}'s patches, run on positions {@code start}.. of the sequence. */
-    private record Patch(int layer, int cell, int start) {}
-
     /**
      * The metric after each cell of each layer ({@code cellsOf(layer)}, none in some layers), patching hook point
      * {@code nameOf(layer)}; {@code act} names the work in errors and progress. Patches whose runs start at the same
-     * position share batches (see {@link Runs#patched}), in chunks that fit the budget.
+     * position share batches (see {@link PatchedRuns#patched}), in chunks that fit the budget.
      */
     private static double[][] runLayers(HookedTransformer model, NDArray tokens, ActivationCache source,
                                         Function<NDArray, NDArray> metric, String act, IntFunction<String> nameOf,
@@ -308,13 +293,13 @@ public final class Patching {
         int pos = (int) tokens.getShape().get(tokens.getShape().dimension() - 1);
         long[] unembedAt = Metrics.positionsRead(metric, tokens.getShape());
         MemoryBudget budget = MemoryBudget.forWork("Patching " + act);
-        budget.requireUnitFits(copyLowerBound(cfg, source.logits().getDataType(), batch, pos, unembedAt != null),
+        budget.requireUnitFits(PatchedRuns.copyLowerBound(cfg, source.logits().getDataType(), batch, pos, unembedAt != null),
                 "patched copy of the batch (" + batch + " prompts of " + pos + " positions)");
         // A patch at position p changes nothing before p, so it runs on positions from p (or from a nearby earlier
         // position its batch shares) on; hooks the caller attached would see those shorter sequences, so with any
         // attached every patch runs on every position.
         boolean fromPatchedPosition = !hooked(model);
-        int[] startAt = fromPatchedPosition ? starts(cfg.nLayers(), pos, batch, cellsOf) : new int[pos];
+        int[] startAt = fromPatchedPosition ? PatchedRuns.starts(cfg.nLayers(), pos, batch, cellsOf) : new int[pos];
         double[][] values = new double[cfg.nLayers()][];
         Map<Integer, List<Patch>> byStart = new TreeMap<>(); // the first position first: its patches cost the most
         for (int l = 0; l < cfg.nLayers(); l++) {
@@ -331,7 +316,7 @@ public final class Patching {
         KvCache keysValues = fromPatchedPosition ? model.newKvCache() : null;
         try (ActivationCache target = model.runWithInputCache(tokens, n -> n.endsWith("hook_resid_pre"), keysValues);
              SweepProgress progress = new SweepProgress("patching " + act, total)) {
-            Runs runs = new Runs(model, target, keysValues, source, nameOf, cellsOf, batch, unembedAt, metric);
+            PatchedRuns runs = new PatchedRuns(model, target, keysValues, source, nameOf, cellsOf, batch, unembedAt, metric);
             for (List<Patch> group : byStart.values()) {
                 int count;
                 for (int first = 0; first < group.size(); first += count) {
@@ -348,218 +333,9 @@ public final class Patching {
         return values;
     }
 
-    /**
-     * The position the runs of each position's patches start from: its own, or an earlier one that the patches of the
-     * positions up to it share. Sharing computes positions that a patch cannot change, but runs each block once for
-     * all of them, and each run of a block costs about {@link #blockRunPositions} positions' work beyond its own. The
-     * starts minimise that estimate over every split of the positions into runs of consecutive ones.
-     */
-    private static int[] starts(int layers, int pos, long batch, IntFunction<Cells> cellsOf) {
-        int blockRun = blockRunPositions;
-        // joined[p][l]: patches at positions before p and layers up to l, the rows of a batch from 0 at block l
-        long[][] joined = new long[pos + 1][layers];
-        for (int l = 0; l < layers; l++) {
-            Cells cells = cellsOf.apply(l);
-            for (int c = 0; c < cells.count(); c++) {
-                for (int k = l; k < layers; k++) {
-                    joined[cells.position(c) + 1][k]++;
-                }
-            }
-        }
-        for (int p = 0; p < pos; p++) {
-            for (int l = 0; l < layers; l++) {
-                joined[p + 1][l] += joined[p][l];
-            }
-        }
-        double[] best = new double[pos + 1]; // the least cost of positions 0..e-1
-        int[] from = new int[pos + 1];
-        for (int e = 1; e <= pos; e++) {
-            best[e] = Double.MAX_VALUE;
-            for (int b = 0; b < e; b++) {
-                double cost = best[b] + (joined[e][layers - 1] > joined[b][layers - 1] ? 8 * blockRun : 0);
-                for (int l = 0; l < layers; l++) {
-                    long rows = joined[e][l] - joined[b][l];
-                    cost += rows == 0 ? 0 : blockRun + (double) rows * batch * (pos - b);
-                }
-                if (cost < best[e]) {
-                    best[e] = cost;
-                    from[e] = b;
-                }
-            }
-        }
-        int[] start = new int[pos];
-        for (int e = pos; e > 0; e = from[e]) {
-            java.util.Arrays.fill(start, from[e], e, from[e]);
-        }
-        return start;
-    }
-
     /** Whether a hook, splice or recording acts on this thread's runs of the model. */
     private static boolean hooked(HookedTransformer model) {
         return model.hookNames().stream().anyMatch(name -> model.hookPoint(name).isActive());
-    }
-
-    /**
-     * The patched runs of one sweep: the target run (its residual stream before each block, its logits and, for runs
-     * from later positions, its keys and values), the source activations and the metric.
-     */
-    private record Runs(HookedTransformer model, ActivationCache target, KvCache keysValues, ActivationCache source,
-                        IntFunction<String> nameOf, IntFunction<Cells> cellsOf, long batch, long[] unembedAt,
-                        Function<NDArray, NDArray> metric) {
-
-        /**
-         * The metric after each of {@code patches} (in layer order, all run from one start position, none patching
-         * before it), one per copy of the batch, in a single pass: the batch starts at the first patch's layer from the
-         * target run's residual stream there, and each later layer's patches join it at their layer. From a start s > 0
-         * the runs cover positions s.. only and attend to the target run's keys and values before s, which no patch at
-         * s or later can change.
-         */
-        double[] patched(List<Patch> patches) {
-            int layers = model.config().nLayers();
-            int start = patches.get(0).start();
-            int[] joining = new int[layers]; // patches joining the batch at each layer
-            patches.forEach(p -> joining[p.layer()]++);
-            try (NDScope scope = new NDScope()) {
-                List<Hook> hooks = new ArrayList<>();
-                int row = 0;
-                for (int l = 0; l < layers; l++) {
-                    if (joining[l] > 0) {
-                        hooks.add(patch(l, patches.subList(row, row + joining[l]), row, start));
-                        row += joining[l];
-                    }
-                }
-                NDArray logits;
-                try (HookSession session = model.hooks(hooks.toArray(Hook[]::new))) {
-                    NDArray residual = null;
-                    int layer = patches.get(0).layer();
-                    while (layer < layers) {
-                        NDArray joined = Tensors.tile(target.get("resid_pre", layer).get(":, " + start + ":"), joining[layer]);
-                        residual = residual == null ? joined : NDArrays.concat(new NDList(residual, joined), 0);
-                        int next = layer + 1;
-                        while (next < layers && joining[next] == 0) { // blocks no patch joins at run in the same call
-                            next++;
-                        }
-                        residual = model.residualAt(layer, next, residual, keysValues, start);
-                        NDScope.register(residual);
-                        layer = next;
-                    }
-                    logits = logits(residual, patches.size(), start);
-                }
-                return scores(logits, patches.size(), batch, metric);
-            }
-        }
-
-        /** The hook at {@code layer} that patches the rows joining there (copies row.. of the batch), one patch each. */
-        private Hook patch(int layer, List<Patch> joining, int row, int start) {
-            String name = nameOf.apply(layer);
-            Cells cells = cellsOf.apply(layer);
-            boolean pattern = name.endsWith("hook_pattern") || name.endsWith("hook_attn_scores");
-            NDArray clean = source.get(name).get(pattern ? ":, :, " + start + ":" : ":, " + start + ":");
-            return Hook.of(name, (activation, hook) -> {
-                Shape s = activation.getShape();
-                NDArray byCopy = activation.reshape(new Shape(s.get(0) / batch, batch).addAll(s.slice(1)));
-                NDArray mask = cellMask(pattern, cells, joining, row, start, byCopy.getShape());
-                return NDArrays.where(mask, clean.expandDims(0).broadcast(byCopy.getShape()), byCopy).reshape(s);
-            });
-        }
-
-        /**
-         * Logits as runs over every position give them to the metric: the final norm and unembedding of the positions it
-         * reads (or of all), where a position before {@code start}, which no patch reaches, has the target run's logits.
-         */
-        private NDArray logits(NDArray residual, int copies, int start) {
-            int layers = model.config().nLayers();
-            if (unembedAt == null) {
-                NDArray after = model.forwardFromLayer(layers, residual);
-                NDScope.register(after);
-                return start == 0 ? after
-                        : NDArrays.concat(new NDList(Tensors.tile(target.logits().get(":, :" + start), copies), after), 1);
-            }
-            long[] at = new long[unembedAt.length];
-            boolean[] before = new boolean[unembedAt.length];
-            boolean anyBefore = false;
-            for (int i = 0; i < at.length; i++) {
-                before[i] = unembedAt[i] < start;
-                anyBefore |= before[i];
-                at[i] = Math.max(unembedAt[i] - start, 0); // a stand-in where before[i]
-            }
-            NDArray logits = model.forwardFromLayer(layers, residual, tile(at, copies));
-            NDScope.register(logits);
-            if (!anyBefore) {
-                return logits;
-            }
-            Shape one = new Shape(unembedAt.length, 1, 1);
-            NDArray index = Tensors.ofLongs(unembedAt, one).broadcast(new Shape(unembedAt.length, 1, logits.getShape().get(2)));
-            NDArray targetAt = Tensors.tile(target.logits().gather(index, 1), copies);
-            NDArray useTarget = Tensors.tile(Tensors.ofBooleans(before, one), copies).broadcast(logits.getShape());
-            return NDArrays.where(useTarget, targetAt, logits);
-        }
-    }
-
-    /**
-     * Bytes one patched copy of the batch cannot do without: its logits (at the metric's positions, or all) and the
-     * residual stream of each layer it runs through. The real need is larger (measured as the work runs); this
-     * refuses a batch that could never fit before anything is allocated.
-     */
-    static long copyLowerBound(ModelConfig cfg, DataType type, long batch, long pos, boolean onePositionPerRow) {
-        long logits = batch * (onePositionPerRow ? 1 : pos) * cfg.dVocabOut();
-        long residuals = batch * pos * cfg.dModel() * (cfg.nLayers() + 1L);
-        return (logits + residuals) * type.getNumOfBytes();
-    }
-
-    /** Each row's unembedded position, for {@code copies} copies of the batch; null stays null (every position). */
-    static long[] tile(long[] perRow, int copies) {
-        if (perRow == null) {
-            return null;
-        }
-        long[] tiled = new long[perRow.length * copies];
-        for (int i = 0; i < copies; i++) {
-            System.arraycopy(perRow, 0, tiled, i * perRow.length, perRow.length);
-        }
-        return tiled;
-    }
-
-    /** The metric on each copy's logits [batch, ...] of a run of {@code copies} copies. */
-    static double[] scores(NDArray logits, int copies, long batch, Function<NDArray, NDArray> metric) {
-        double[] scores = new double[copies];
-        for (int i = 0; i < copies; i++) {
-            NDArray value = metric.apply(logits.get(i * batch + ":" + (i + 1) * batch));
-            if (value == null || value.size() != 1) {
-                throw new IllegalArgumentException("The metric must return a scalar array; it returned "
-                        + (value == null ? "null" : "shape " + value.getShape()));
-            }
-            scores[i] = value.toType(DataType.FLOAT64, false).getDouble();
-        }
-        return scores;
-    }
-
-    /**
-     * True where a copy of the batch takes the source value: copy row + i at patch i's position (counted from
-     * {@code start}; axis 1 of resid-like and q/k/v/z activations, the query axis 2 of patterns), its head (axis 2, or 1
-     * for patterns), or both; nowhere in the other copies.
-     */
-    private static NDArray cellMask(boolean pattern, Cells cells, List<Patch> patches, int row, int start, Shape byCopy) {
-        int posAxis = pattern ? 3 : 2; // in [copy, batch, ...]
-        int headAxis = pattern ? 2 : 3;
-        boolean byPosition = cells.slice() != Slice.HEAD;
-        boolean byHead = cells.slice() != Slice.POSITION;
-        int copies = (int) byCopy.get(0);
-        int positions = byPosition ? (int) byCopy.get(posAxis) : 1;
-        int heads = byHead ? (int) byCopy.get(headAxis) : 1;
-        long[] maskShape = new long[byCopy.dimension()];
-        java.util.Arrays.fill(maskShape, 1);
-        maskShape[0] = copies;
-        maskShape[posAxis] = positions;
-        maskShape[headAxis] = heads;
-        boolean headFirst = headAxis < posAxis;
-        boolean[] on = new boolean[copies * positions * heads];
-        for (int i = 0; i < patches.size(); i++) {
-            int cell = patches.get(i).cell();
-            int p = byPosition ? cells.position(cell) - start : 0;
-            int h = byHead ? cells.head(cell) : 0;
-            on[(row + i) * positions * heads + (headFirst ? h * positions + p : p * heads + h)] = true;
-        }
-        return Tensors.ofBooleans(on, new Shape(maskShape)).broadcast(byCopy);
     }
 
     private static void check(HookedTransformer model, NDArray tokens, ActivationCache source,

@@ -87,7 +87,7 @@ public final class PathPatching {
         long pos = tokens.getShape().get(1);
         long[] unembedAt = Metrics.positionsRead(metric, tokens.getShape());
         MemoryBudget budget = MemoryBudget.forWork("Path patching");
-        budget.requireUnitFits(Patching.copyLowerBound(cfg, target.logits().getDataType(), batch, pos, unembedAt != null),
+        budget.requireUnitFits(PatchedRuns.copyLowerBound(cfg, target.logits().getDataType(), batch, pos, unembedAt != null),
                 "sender's copy of the batch (" + batch + " prompts of " + pos + " positions)");
         double[] values = new double[cfg.nLayers() * heads];
         java.util.Arrays.fill(values, Double.NaN);
@@ -114,7 +114,7 @@ public final class PathPatching {
                                 List<Head> receivers, String input, long[] unembedAt, Function<NDArray, NDArray> metric) {
         int copies = senders.count();
         int layer = senders.layer();
-        long[] unembedTiled = Patching.tile(unembedAt, copies);
+        long[] unembedTiled = PatchedRuns.tile(unembedAt, copies);
         int stop = receivers.isEmpty() ? model.config().nLayers() : receivers.stream().mapToInt(Head::layer).max().getAsInt() + 1;
         try (NDScope scope = new NDScope()) {
             // Step 1: senders patched, every other head frozen to the target run, up to the last receiver.
@@ -128,7 +128,7 @@ public final class PathPatching {
             NDArray residPre = Tensors.tile(target.get("resid_pre", layer), copies);
             if (receivers.isEmpty()) {
                 try (HookSession session = model.hooks(hooks.toArray(Hook[]::new))) {
-                    return Patching.scores(model.forwardFromLayer(layer, residPre, unembedTiled), copies, senders.batch(), metric);
+                    return PatchedRuns.scores(model.forwardFromLayer(layer, residPre, unembedTiled), copies, senders.batch(), metric);
                 }
             }
             // By receiver, not in the order hooks fire: receivers in a later layer may be listed first.
@@ -160,7 +160,7 @@ public final class PathPatching {
             }
             try (HookSession session = model.hooks(receiverHooks.toArray(Hook[]::new))) {
                 NDArray logits = model.forwardFromLayer(first, Tensors.tile(target.get("resid_pre", first), copies), unembedTiled);
-                return Patching.scores(logits, copies, senders.batch(), metric);
+                return PatchedRuns.scores(logits, copies, senders.batch(), metric);
             }
         }
     }

@@ -130,14 +130,14 @@ class PatchingTest {
     @ValueSource(strings = {"gpt2_like", "attn_only_shortformer", "rotary"})
     void sweepsFromEachPatchedPositionEqualOnePatchedRunPerCell(String name) {
         HookedTransformer m = name.equals("rotary") ? rotary() : ReferenceCase.load(name).model(DataType.FLOAT64);
-        int blockRun = Patching.blockRunPositions;
+        int blockRun = PatchedRuns.blockRunPositions;
         try {
-            Patching.blockRunPositions = 0;
+            PatchedRuns.blockRunPositions = 0;
             assertSweepsEqualOnePatchedRunPerCell(m, name + " from each position");
-            Patching.blockRunPositions = 4; // small batches: resid_pre runs from positions 0, 3 and 6
+            PatchedRuns.blockRunPositions = 4; // small batches: resid_pre runs from positions 0, 3 and 6
             assertSweepsEqualOnePatchedRunPerCell(m, name + " from neighbouring positions");
         } finally {
-            Patching.blockRunPositions = blockRun;
+            PatchedRuns.blockRunPositions = blockRun;
         }
     }
 
