@@ -9,7 +9,6 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 
 import dev.loupe.display.Display;
-import dev.loupe.display.MimeBundle;
 import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.model.ModelConfig;
@@ -99,7 +98,8 @@ public final class LimitBench {
             combine(read(options.combine()[0]), read(options.combine()[1]), options.json());
             return;
         }
-        Display.setSink(SILENT); // sweeps show progress bars on standard output, which is the table's or the JSON's
+        // sweeps show progress bars on standard output, which is the table's or the JSON's
+        Display.setSink(Display.Sink.discarding(false));
         PrintStream table = options.json() ? System.err : System.out;
         Report report = new Report("Loupe, libtorch " + Engine.getEngine("PyTorch").getVersion(), JniUtils.getNumThreads(),
                 options.runs(), ForwardGemms.square1024(), new ArrayList<>());
@@ -252,19 +252,6 @@ public final class LimitBench {
     private static Report read(Path file) throws IOException {
         return GSON.fromJson(Files.readString(file), Report.class);
     }
-
-    private static final Display.Sink SILENT = new Display.Sink() {
-        @Override
-        public void display(MimeBundle bundle, String displayId) {}
-
-        @Override
-        public void update(MimeBundle bundle, String displayId) {}
-
-        @Override
-        public boolean supportsUpdates() {
-            return false;
-        }
-    };
 
     private record Options(int runs, boolean json, List<String> models, Path[] combine) {
         static Options parse(String[] args) {

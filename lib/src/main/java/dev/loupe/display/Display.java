@@ -21,6 +21,26 @@ public final class Display {
 
         /** Whether outputs can be replaced in place (a notebook) rather than only appended (a console). */
         boolean supportsUpdates();
+
+        /**
+         * A sink that shows nothing: for runs whose standard output is taken (a benchmark's table), or that read what
+         * would have shown from the objects themselves. {@code supportsUpdates} is what it tells progress bars and live
+         * curves: true makes them behave as in a notebook, false as on a console.
+         */
+        static Sink discarding(boolean supportsUpdates) {
+            return new Sink() {
+                @Override
+                public void display(MimeBundle bundle, String displayId) {}
+
+                @Override
+                public void update(MimeBundle bundle, String displayId) {}
+
+                @Override
+                public boolean supportsUpdates() {
+                    return supportsUpdates;
+                }
+            };
+        }
     }
 
     private static final Sink CONSOLE = new Sink() {

@@ -93,18 +93,7 @@ class ScreenshotPages {
                 StringColumn.create("token", tok), DoubleColumn.create("logit", logit))));
 
         AtomicLong clock = new AtomicLong();
-        Display.setSink(new Display.Sink() {
-            @Override
-            public void display(MimeBundle bundle, String displayId) {}
-
-            @Override
-            public void update(MimeBundle bundle, String displayId) {}
-
-            @Override
-            public boolean supportsUpdates() {
-                return true;
-            }
-        });
+        Display.setSink(Display.Sink.discarding(true));
         try {
             ProgressBar running = ProgressBar.start("Training", 5000, clock::get);
             clock.addAndGet(12_300_000_000L);
