@@ -43,7 +43,8 @@ import java.util.function.Consumer;
  * <p>The GEMM peak is measured in this process just before each measure: that measure's own matrix products alone, the
  * same (batch, m, k, n) shapes in the same order, on the model's own weights and random float32 activations made
  * beforehand, through NDArray.matMul on the same libtorch and threads; passes over them repeated for at least 0.5 s, the
- * best of three ({@link ForwardGemms#peak}). It is what the measure would reach if everything but its matrix products
+ * best of three; per-head projections both head by head, as the model runs them, and as one matrix, the faster list
+ * counting ({@link ForwardGemms#peak}). It is what the measure would reach if everything but its matrix products
  * took no time. The 1024² GEMM rate is printed once for reference.
  *
  * <p>The resid_pre sweep is set against its FLOP limit ({@link ForwardGemms#residPreSweepLimit}): its FLOPs are that
