@@ -24,8 +24,9 @@ import java.util.function.IntFunction;
 
 /**
  * The patched runs of one sweep: the target run (its residual stream before each block, its logits and, for runs
- * from later positions, its keys and values), the source activations and the metric, and {@link #patched} to run a
- * chunk of patches as copies of the batch in one pass. A patch at layer l and position p cannot change anything below
+ * from later positions, its keys and values), the source activations and the metric, and {@link #patched} (or, for a
+ * metric that reads one position per prompt, {@link #residualRead} and {@link ReadRows}) to run a chunk of patches as
+ * copies of the batch in one pass. A patch at layer l and position p cannot change anything below
  * l or before p, so it runs blocks l.. on positions p.. only (or from an earlier start that neighbouring positions'
  * patches share, see {@link #starts}), from the target run's residual stream there, attending to the target run's keys
  * and values for the positions before its start: the same result as a forward pass per patch, for much less work.
@@ -93,44 +94,149 @@ record PatchedRuns(HookedTransformer model, ActivationCache target, KvCache keys
     }
 
     /**
-     * The metric after each of {@code patches} (in layer order, all run from one start position, none patching
-     * before it), one per copy of the batch, in a single pass: the batch starts at the first patch's layer from the
-     * target run's residual stream there, and each later layer's patches join it at their layer. From a start s > 0
-     * the runs cover positions s.. only and attend to the target run's keys and values before s, which no patch at
-     * s or later can change.
+     * The metric after each of {@code patches}, run as {@link #blocks} runs them, for a metric that may read any
+     * position: logits as runs over every position give them, the target run's before the runs' start.
      */
     double[] patched(List<Patch> patches) {
+        try (NDScope scope = new NDScope()) {
+            int start = patches.get(0).start();
+            NDArray after = model.forwardFromLayer(model.config().nLayers(), blocks(patches));
+            NDScope.register(after);
+            NDArray logits = start == 0 ? after
+                    : NDArrays.concat(new NDList(Tensors.tile(target.logits().get(":, :" + start), patches.size()), after), 1);
+            return scores(logits, patches.size(), batch, metric);
+        }
+    }
+
+    /**
+     * As {@link #patched}, for a metric that reads one position per prompt, up to the residual stream at that
+     * position after the last block: [patches · batch, 1, d_model], for {@link #scoresOfRead}. A row whose position
+     * lies before the runs' start holds a stand-in, as its logits are the target run's.
+     */
+    NDArray residualRead(List<Patch> patches) {
+        try (NDScope scope = new NDScope()) {
+            int start = patches.get(0).start();
+            NDArray residual = blocks(patches);
+            long[] at = new long[unembedAt.length];
+            for (int i = 0; i < at.length; i++) {
+                at[i] = Math.max(unembedAt[i] - start, 0);
+            }
+            Shape one = new Shape(residual.getShape().get(0), 1, 1);
+            NDArray index = Tensors.ofLongs(tile(at, patches.size()), one).broadcast(one.slice(0, 2).add(residual.getShape().get(2)));
+            NDArray read = residual.gather(index, 1);
+            NDScope.unregister(read);
+            return read;
+        }
+    }
+
+    /**
+     * The metric after each of {@code patches}, from the residual rows {@link #residualRead} kept for them, in
+     * order: the final norm and unembedding of all rows at once, then the target run's logits where a patch's run
+     * started after the position read.
+     */
+    double[] scoresOfRead(NDArray rows, List<Patch> patches) {
+        NDArray logits = model.forwardFromLayer(model.config().nLayers(), rows);
+        NDScope.register(logits);
+        boolean[] before = new boolean[patches.size() * unembedAt.length];
+        boolean anyBefore = false;
+        for (int i = 0; i < before.length; i++) {
+            before[i] = unembedAt[i % unembedAt.length] < patches.get(i / unembedAt.length).start();
+            anyBefore |= before[i];
+        }
+        if (anyBefore) {
+            Shape one = new Shape(unembedAt.length, 1, 1);
+            NDArray index = Tensors.ofLongs(unembedAt, one).broadcast(new Shape(unembedAt.length, 1, logits.getShape().get(2)));
+            NDArray targetAt = Tensors.tile(target.logits().gather(index, 1), patches.size());
+            NDArray useTarget = Tensors.ofBooleans(before, new Shape(before.length, 1, 1)).broadcast(logits.getShape());
+            logits = NDArrays.where(useTarget, targetAt, logits);
+        }
+        return scores(logits, patches.size(), batch, metric);
+    }
+
+    /**
+     * The residual stream after the last block of each of {@code patches} (in layer order, all run from one start
+     * position, none patching before it), one per copy of the batch, in a single pass: the batch starts at the first
+     * patch's layer from the target run's residual stream there, and each later layer's patches join it at their
+     * layer. From a start s > 0 the runs cover positions s.. only and attend to the target run's keys and values
+     * before s, which no patch at s or later can change. Registered in the caller's scope.
+     */
+    private NDArray blocks(List<Patch> patches) {
         int layers = model.config().nLayers();
         int start = patches.get(0).start();
         int[] joining = new int[layers]; // patches joining the batch at each layer
         patches.forEach(p -> joining[p.layer()]++);
-        try (NDScope scope = new NDScope()) {
-            List<Hook> hooks = new ArrayList<>();
-            int row = 0;
-            for (int l = 0; l < layers; l++) {
-                if (joining[l] > 0) {
-                    hooks.add(patch(l, patches.subList(row, row + joining[l]), row, start));
-                    row += joining[l];
+        List<Hook> hooks = new ArrayList<>();
+        int row = 0;
+        for (int l = 0; l < layers; l++) {
+            if (joining[l] > 0) {
+                hooks.add(patch(l, patches.subList(row, row + joining[l]), row, start));
+                row += joining[l];
+            }
+        }
+        try (HookSession session = model.hooks(hooks.toArray(Hook[]::new))) {
+            NDArray residual = null;
+            int layer = patches.get(0).layer();
+            while (layer < layers) {
+                NDArray joined = Tensors.tile(target.get("resid_pre", layer).get(":, " + start + ":"), joining[layer]);
+                residual = residual == null ? joined : NDArrays.concat(new NDList(residual, joined), 0);
+                int next = layer + 1;
+                while (next < layers && joining[next] == 0) { // blocks no patch joins at run in the same call
+                    next++;
+                }
+                residual = model.residualAt(layer, next, residual, keysValues, start);
+                NDScope.register(residual);
+                layer = next;
+            }
+            return residual;
+        }
+    }
+
+    /** What scores the chunks of a metric that reads one position per prompt: see {@link ReadRows}. */
+    ReadRows readRows(double[][] values, long logitsBytes) {
+        return new ReadRows(this, values, logitsBytes);
+    }
+
+    /**
+     * The residual stream at the metric's positions of patched runs not yet scored, unembedded and scored together once
+     * their logits would reach {@code logitsBytes}, and at the end.
+     */
+    static final class ReadRows {
+        private final PatchedRuns runs;
+        private final double[][] values;
+        private final long maxRows;
+        private final List<Patch> patches = new ArrayList<>();
+        private final List<NDArray> rows = new ArrayList<>();
+
+        private ReadRows(PatchedRuns runs, double[][] values, long logitsBytes) {
+            this.runs = runs;
+            this.values = values;
+            ModelConfig cfg = runs.model().config();
+            long rowBytes = (long) cfg.dVocabOut() * runs.target().logits().getDataType().getNumOfBytes();
+            this.maxRows = Math.max(runs.batch(), logitsBytes / rowBytes);
+        }
+
+        /** The residual rows [patches · batch, 1, d_model] of {@code chunk}'s runs, owned from here on. */
+        void add(List<Patch> chunk, NDArray residual) {
+            patches.addAll(chunk);
+            rows.add(residual);
+            if ((long) patches.size() * runs.batch() >= maxRows) {
+                score();
+            }
+        }
+
+        void score() {
+            if (patches.isEmpty()) {
+                return;
+            }
+            try (NDScope scope = new NDScope()) {
+                rows.forEach(NDScope::register);
+                double[] scores = runs.scoresOfRead(rows.size() == 1 ? rows.get(0) : NDArrays.concat(new NDList(rows)), patches);
+                for (int i = 0; i < scores.length; i++) {
+                    values[patches.get(i).layer()][patches.get(i).cell()] = scores[i];
                 }
             }
-            NDArray logits;
-            try (HookSession session = model.hooks(hooks.toArray(Hook[]::new))) {
-                NDArray residual = null;
-                int layer = patches.get(0).layer();
-                while (layer < layers) {
-                    NDArray joined = Tensors.tile(target.get("resid_pre", layer).get(":, " + start + ":"), joining[layer]);
-                    residual = residual == null ? joined : NDArrays.concat(new NDList(residual, joined), 0);
-                    int next = layer + 1;
-                    while (next < layers && joining[next] == 0) { // blocks no patch joins at run in the same call
-                        next++;
-                    }
-                    residual = model.residualAt(layer, next, residual, keysValues, start);
-                    NDScope.register(residual);
-                    layer = next;
-                }
-                logits = logits(residual, patches.size(), start);
-            }
-            return scores(logits, patches.size(), batch, metric);
+            patches.clear();
+            rows.clear();
         }
     }
 
@@ -146,38 +252,6 @@ record PatchedRuns(HookedTransformer model, ActivationCache target, KvCache keys
             NDArray mask = cellMask(pattern, cells, joining, row, start, byCopy.getShape());
             return NDArrays.where(mask, clean.expandDims(0).broadcast(byCopy.getShape()), byCopy).reshape(s);
         });
-    }
-
-    /**
-     * Logits as runs over every position give them to the metric: the final norm and unembedding of the positions it
-     * reads (or of all), where a position before {@code start}, which no patch reaches, has the target run's logits.
-     */
-    private NDArray logits(NDArray residual, int copies, int start) {
-        int layers = model.config().nLayers();
-        if (unembedAt == null) {
-            NDArray after = model.forwardFromLayer(layers, residual);
-            NDScope.register(after);
-            return start == 0 ? after
-                    : NDArrays.concat(new NDList(Tensors.tile(target.logits().get(":, :" + start), copies), after), 1);
-        }
-        long[] at = new long[unembedAt.length];
-        boolean[] before = new boolean[unembedAt.length];
-        boolean anyBefore = false;
-        for (int i = 0; i < at.length; i++) {
-            before[i] = unembedAt[i] < start;
-            anyBefore |= before[i];
-            at[i] = Math.max(unembedAt[i] - start, 0); // a stand-in where before[i]
-        }
-        NDArray logits = model.forwardFromLayer(layers, residual, tile(at, copies));
-        NDScope.register(logits);
-        if (!anyBefore) {
-            return logits;
-        }
-        Shape one = new Shape(unembedAt.length, 1, 1);
-        NDArray index = Tensors.ofLongs(unembedAt, one).broadcast(new Shape(unembedAt.length, 1, logits.getShape().get(2)));
-        NDArray targetAt = Tensors.tile(target.logits().gather(index, 1), copies);
-        NDArray useTarget = Tensors.tile(Tensors.ofBooleans(before, one), copies).broadcast(logits.getShape());
-        return NDArrays.where(useTarget, targetAt, logits);
     }
 
     /**

@@ -317,17 +317,27 @@ public final class Patching {
         try (ActivationCache target = model.runWithInputCache(tokens, n -> n.endsWith("hook_resid_pre"), keysValues);
              SweepProgress progress = new SweepProgress("patching " + act, total)) {
             PatchedRuns runs = new PatchedRuns(model, target, keysValues, source, nameOf, cellsOf, batch, unembedAt, metric);
+            // A metric that reads one position per prompt: each chunk keeps the residual stream there, and the final
+            // norm and unembedding run once for many chunks, streaming the unembedding matrix once, not per chunk.
+            PatchedRuns.ReadRows read = unembedAt == null ? null : runs.readRows(values, budget.bytes() / 4);
             for (List<Patch> group : byStart.values()) {
                 int count;
                 for (int first = 0; first < group.size(); first += count) {
                     count = budget.nextChunk(group.size() - first);
                     List<Patch> chunk = group.subList(first, first + count);
-                    double[] scores = budget.measure(count, () -> runs.patched(chunk));
-                    for (int i = 0; i < count; i++) {
-                        values[chunk.get(i).layer()][chunk.get(i).cell()] = scores[i];
+                    if (read != null) {
+                        read.add(chunk, budget.measureFirst(count, () -> runs.residualRead(chunk)));
+                    } else {
+                        double[] scores = budget.measureFirst(count, () -> runs.patched(chunk));
+                        for (int i = 0; i < count; i++) {
+                            values[chunk.get(i).layer()][chunk.get(i).cell()] = scores[i];
+                        }
                     }
                     progress.advance(count);
                 }
+            }
+            if (read != null) {
+                read.score();
             }
         }
         return values;

@@ -50,6 +50,17 @@ class MemoryBudgetTest {
     }
 
     @Test
+    void measureFirstMeasuresUntilAUnitWasMeasuredThenOnlyRuns() {
+        MemoryBudget budget = MemoryBudget.of("test", 10L << 20);
+        budget.measureFirst(1, () -> Tensors.manager().zeros(new Shape(1 << 18))); // 1 MB
+        long perUnit = budget.bytesPerUnit();
+        assertTrue(perUnit >= 1 << 20 && perUnit < 2 << 20, "measured " + perUnit);
+        NDArray later = budget.measureFirst(1, () -> Tensors.manager().zeros(new Shape(1 << 19))); // 2 MB, not measured
+        assertEquals(1 << 19, later.size());
+        assertEquals(perUnit, budget.bytesPerUnit());
+    }
+
+    @Test
     void aUnitLargerThanTheBudgetFailsNamingTheBudgetAndTheKnob() {
         MemoryBudget budget = MemoryBudget.of("Path patching", 1L << 20);
         MemoryBudgetException e = assertThrows(MemoryBudgetException.class,
