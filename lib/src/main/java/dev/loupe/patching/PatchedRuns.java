@@ -39,8 +39,7 @@ record PatchedRuns(HookedTransformer model, ActivationCache target, KvCache keys
 
     /**
      * About how many positions' work one block run costs beyond its own positions, streaming the block's weights (see
-     * {@link #starts}); each batch's memory measurement and unembedding cost about eight block runs. Tests set 0 to
-     * run every patch from its own position.
+     * {@link #starts}). Tests set 0 to run every patch from its own position.
      */
     static int blockRunPositions = 32;
 
@@ -75,7 +74,7 @@ record PatchedRuns(HookedTransformer model, ActivationCache target, KvCache keys
         for (int e = 1; e <= pos; e++) {
             best[e] = Double.MAX_VALUE;
             for (int b = 0; b < e; b++) {
-                double cost = best[b] + (joined[e][layers - 1] > joined[b][layers - 1] ? 8 * blockRun : 0);
+                double cost = best[b];
                 for (int l = 0; l < layers; l++) {
                     long rows = joined[e][l] - joined[b][l];
                     cost += rows == 0 ? 0 : blockRun + (double) rows * batch * (pos - b);
