@@ -1,6 +1,8 @@
 package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 
@@ -121,5 +123,26 @@ final class Architecture {
         NDArray shortformer = cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER ? posEmbed.table(positions, s.get(0)) : null;
         Pass.Earlier earlier = from == 0 ? null : (layer, k, v) -> prefix.prefix(layer, from, k, v);
         return new Pass(AttentionMask.causalAfter(m, from, s.get(1)), positions, shortformer, earlier);
+    }
+
+    /**
+     * A pass over runs packed along the position axis into one residual stream [1, tokens, d_model]: run i is
+     * {@code residuals[i]} [rows, pos, d_model] at positions {@code from[i]}.., its rows one after another, as
+     * {@link #passOver(NDArray, long, KvCache)} would run it alone. Everything but attention works token by token, so
+     * the runs share each matrix product.
+     */
+    Pass passOverPacked(List<NDArray> residuals, int[] from, KvCache prefix) {
+        NDManager m = residuals.get(0).getManager();
+        List<Pass.Run> runs = new ArrayList<>();
+        NDList positions = new NDList();
+        for (int i = 0; i < residuals.size(); i++) {
+            Shape s = residuals.get(i).getShape();
+            Pass run = passOver(residuals.get(i), from[i], prefix);
+            runs.add(new Pass.Run(s.get(0), s.get(1), run));
+            positions.add(Tensors.tile(run.positions(), s.get(0)));
+        }
+        NDArray tokens = NDArrays.concat(positions);
+        NDArray shortformer = cfg.positionalEmbedding() == PositionalEmbedding.SHORTFORMER ? posEmbed.table(tokens, 1) : null;
+        return new Pass(null, tokens, shortformer, null, runs);
     }
 }

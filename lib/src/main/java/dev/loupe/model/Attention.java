@@ -2,6 +2,7 @@ package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.hook.HookPoint;
@@ -10,6 +11,8 @@ import dev.loupe.model.ModelConfig.PositionalEmbedding;
 import dev.loupe.model.Params.Init;
 import dev.loupe.model.Params.Param;
 import dev.loupe.tensor.Tensors;
+
+import java.util.List;
 
 /**
  * Causal self-attention, multi-head or grouped-query (key and value heads shared by groups of query heads;
@@ -100,6 +103,20 @@ final class Attention {
             q = hookRotQ.apply(rotary.rotate(q, pass.positions()));
             k = hookRotK.apply(rotary.rotate(k, pass.positions()));
         }
+        NDArray z = hookZ.apply(pass.packed() == null ? attend(q, k, v, pass) : attendByRun(q, k, v, pass.packed()));
+
+        Shape zShape = z.getShape();
+        if (hookResult.isActive()) {
+            // Per-head contributions to the residual stream, only made when someone looks at them.
+            NDArray result = z.transpose(0, 2, 1, 3).matMul(W_O.get()).transpose(0, 2, 1, 3);
+            return hookResult.apply(result).sum(new int[] {2}).addi(b_O.get());
+        }
+        NDArray flatZ = z.reshape(zShape.get(0), zShape.get(1), zShape.get(2) * zShape.get(3));
+        return flatZ.matMul(W_O.get().reshape(zShape.get(2) * zShape.get(3), -1)).addi(b_O.get());
+    }
+
+    /** What each query reads, [batch, pos, head, d_head], from q [batch, pos, head, d_head] and k, v [batch, pos, kv_head, d_head]. */
+    private NDArray attend(NDArray q, NDArray k, NDArray v, Pass pass) {
         if (pass.earlier() != null) { // earlier positions' keys and values come first
             NDArray[] kv = pass.earlier().prepend(layer, k, v);
             k = kv[0];
@@ -118,16 +135,28 @@ final class Attention {
         }
         pattern = hookPattern.apply(pattern);
 
-        NDArray z = hookZ.apply(pattern.matMul(perQueryHead(v)).transpose(0, 2, 1, 3));
+        return pattern.matMul(perQueryHead(v)).transpose(0, 2, 1, 3);
+    }
 
-        Shape zShape = z.getShape();
-        if (hookResult.isActive()) {
-            // Per-head contributions to the residual stream, only made when someone looks at them.
-            NDArray result = z.transpose(0, 2, 1, 3).matMul(W_O.get()).transpose(0, 2, 1, 3);
-            return hookResult.apply(result).sum(new int[] {2}).addi(b_O.get());
+    /**
+     * {@link #attend} for runs packed along the position axis (q, k, v [1, tokens, head, d_head]): each run's tokens are
+     * its rows one after another, and each run attends within itself by its own pass.
+     */
+    private NDArray attendByRun(NDArray q, NDArray k, NDArray v, List<Pass.Run> runs) {
+        NDList z = new NDList();
+        long at = 0;
+        for (Pass.Run run : runs) {
+            String tokens = ":, " + at + ":" + (at + run.rows() * run.length());
+            z.add(attend(byRow(q.get(tokens), run), byRow(k.get(tokens), run), byRow(v.get(tokens), run), run.pass())
+                    .reshape(1, run.rows() * run.length(), q.getShape().get(2), q.getShape().get(3)));
+            at += run.rows() * run.length();
         }
-        NDArray flatZ = z.reshape(zShape.get(0), zShape.get(1), zShape.get(2) * zShape.get(3));
-        return flatZ.matMul(W_O.get().reshape(zShape.get(2) * zShape.get(3), -1)).addi(b_O.get());
+        return NDArrays.concat(z, 1);
+    }
+
+    private static NDArray byRow(NDArray packed, Pass.Run run) {
+        Shape s = packed.getShape();
+        return packed.reshape(run.rows(), run.length(), s.get(2), s.get(3));
     }
 
     /** Keys or values [batch, pos, kv_head, d_head] as [batch, head, pos, d_head]: each serves its group of query heads. */

@@ -1,6 +1,8 @@
 package dev.loupe.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -17,6 +19,7 @@ import dev.loupe.tokenize.Tokenizer;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -169,6 +172,47 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
             NDArray out = architecture.runBlocks(startLayer, stopAtLayer, residual, architecture.passOver(residual, from, prefix));
             NDScope.unregister(out);
             return out;
+        }
+    }
+
+    /**
+     * {@link #residualAt(int, int, NDArray, KvCache, int)} for several runs at once, run i from position {@code from[i]}
+     * on: the runs are packed along the position axis, so their tokens share each matrix product (many short runs cost
+     * little more than one long one), and attention takes them apart again. Results as the runs alone give them, to
+     * rounding. Hooks would see the packed tokens, so none may act on this thread's runs.
+     */
+    public synchronized List<NDArray> residualAt(int startLayer, int stopAtLayer, List<NDArray> residuals, KvCache prefix,
+                                                 int[] from) {
+        weights.checkOpen();
+        Inputs.layerRange(cfg, startLayer, stopAtLayer);
+        if (residuals.isEmpty() || residuals.size() != from.length) {
+            throw new IllegalArgumentException("Packed runs need a residual stream and a start position for each run; got "
+                    + residuals.size() + " residual streams and " + from.length + " starts");
+        }
+        for (int i = 0; i < from.length; i++) {
+            Inputs.after(cfg, Inputs.residual(cfg, residuals.get(i)), prefix, from[i]);
+        }
+        hooks.names().stream().filter(name -> hooks.get(name).isActive()).findFirst().ifPresent(name -> {
+            throw new IllegalStateException("Packed runs pack several runs' tokens into one sequence, which a hook would"
+                    + " take for one run; " + name + " has a hook, cache or recording on this thread. Run the runs one by one.");
+        });
+        try (NDScope scope = new NDScope()) {
+            NDList packed = new NDList();
+            for (NDArray r : residuals) {
+                packed.add(r.reshape(1, r.getShape().get(0) * r.getShape().get(1), cfg.dModel()));
+            }
+            NDArray out = architecture.runBlocks(startLayer, stopAtLayer, NDArrays.concat(packed, 1),
+                    architecture.passOverPacked(residuals, from, prefix));
+            List<NDArray> runs = new ArrayList<>();
+            long at = 0;
+            for (NDArray r : residuals) {
+                long tokens = r.getShape().get(0) * r.getShape().get(1);
+                NDArray run = out.get(":, " + at + ":" + (at + tokens)).reshape(r.getShape().get(0), r.getShape().get(1), cfg.dModel());
+                NDScope.unregister(run);
+                runs.add(run);
+                at += tokens;
+            }
+            return runs;
         }
     }
 
@@ -327,8 +371,17 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
      * As {@link #runWithInputCache(NDArray, Predicate)}, on tokens that continue the positions in {@code cache} (or
      * none, when null), which then holds these too, as {@link #forward(NDArray, KvCache)}: one run gives both.
      */
-    public synchronized ActivationCache runWithInputCache(NDArray tokens, Predicate<String> namesFilter, KvCache cache) {
-        return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, null, cache, null), true);
+    public ActivationCache runWithInputCache(NDArray tokens, Predicate<String> namesFilter, KvCache cache) {
+        return runWithInputCache(tokens, namesFilter, cache, null);
+    }
+
+    /**
+     * As {@link #runWithInputCache(NDArray, Predicate, KvCache)}, unembedding only position {@code unembedAt[i]} of row
+     * i (null: every position), as {@link #runWithGradCache(NDArray, Predicate, Function, long[])} does.
+     */
+    public synchronized ActivationCache runWithInputCache(NDArray tokens, Predicate<String> namesFilter, KvCache cache,
+                                                          long[] unembedAt) {
+        return Recording.cache(this, hooks.matching(namesFilter), () -> run(tokens, null, cache, unembedAt), true);
     }
 
     /**

@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
+import dev.loupe.hook.ActNames;
 import dev.loupe.hook.Hook;
 import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookSession;
@@ -21,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
 import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 
 /**
  * The patched runs of one sweep: the target run (its residual stream before each block, its logits and, for runs
@@ -30,7 +32,7 @@ import java.util.function.IntFunction;
  * l or before p, so it runs blocks l.. on positions p.. only (or from an earlier start that neighbouring positions'
  * patches share, see {@link #starts}), from the target run's residual stream there, attending to the target run's keys
  * and values for the positions before its start: the same result as a forward pass per patch, for much less work.
- * {@link Patching}'s sweeps plan the patches and chunks; the helpers for copies of the batch ({@link #copyLowerBound},
+ * {@link Patching}'s sweeps plan the patches and chunks; the helpers for copies of the batch ({@link #copyLowerBound}, {@link #copyUpperBound},
  * {@link #tile}, {@link #scores}) serve {@link PathPatching} too.
  */
 record PatchedRuns(HookedTransformer model, ActivationCache target, KvCache keysValues, ActivationCache source,
@@ -43,17 +45,33 @@ record PatchedRuns(HookedTransformer model, ActivationCache target, KvCache keys
      */
     static int blockRunPositions = 32;
 
+    /**
+     * About how many positions' work a batch packed with others costs beyond its own positions: its share of each
+     * block's products is its tokens' alone, but its attention takes about 20 calls of 20 µs, some 4 positions' products
+     * on GPT-2 small. Tests set 0 to run every patch from its own position.
+     */
+    static int packedRunPositions = 4;
+
+    /**
+     * Whether the sweep's batches can run packed ({@link HookedTransformer#residualAt(int, int, List, KvCache, int[])}):
+     * patches of each block's input, which are written into the rows joining there with no hook, so nothing sees the
+     * packed tokens. Batches alone would run each block's products on a few rows, far below the GEMM peak.
+     */
+    static boolean packable(IntFunction<String> nameOf, int layers) {
+        return IntStream.range(0, layers).allMatch(l -> nameOf.apply(l).equals(ActNames.actName("resid_pre", l)));
+    }
+
     /** Cell {@code cell} of {@code layer}'s patches, run on positions {@code start}.. of the sequence. */
     record Patch(int layer, int cell, int start) {}
 
     /**
      * The position the runs of each position's patches start from: its own, or an earlier one that the patches of the
      * positions up to it share. Sharing computes positions that a patch cannot change, but runs each block once for
-     * all of them, and each run of a block costs about {@link #blockRunPositions} positions' work beyond its own. The
+     * all of them, and each run of a block costs about {@code blockRun} positions' work beyond its own
+     * ({@link #blockRunPositions}, or {@link #packedRunPositions} for batches that run packed). The
      * starts minimise that estimate over every split of the positions into runs of consecutive ones.
      */
-    static int[] starts(int layers, int pos, long batch, IntFunction<Cells> cellsOf) {
-        int blockRun = blockRunPositions;
+    static int[] starts(int layers, int pos, long batch, IntFunction<Cells> cellsOf, int blockRun) {
         // joined[p][l]: patches at positions before p and layers up to l, the rows of a batch from 0 at block l
         long[][] joined = new long[pos + 1][layers];
         for (int l = 0; l < layers; l++) {
@@ -93,38 +111,55 @@ record PatchedRuns(HookedTransformer model, ActivationCache target, KvCache keys
     }
 
     /**
-     * The metric after each of {@code patches}, run as {@link #blocks} runs them, for a metric that may read any
-     * position: logits as runs over every position give them, the target run's before the runs' start.
+     * The metric after each patch of a wave (patches ordered by start, then layer), run as {@link #blocks} runs them,
+     * for a metric that may read any position: logits as runs over every position give them, the target run's before
+     * each batch's start.
      */
-    double[] patched(List<Patch> patches) {
+    double[] patched(List<Patch> wave) {
         try (NDScope scope = new NDScope()) {
-            int start = patches.get(0).start();
-            NDArray after = model.forwardFromLayer(model.config().nLayers(), blocks(patches));
-            NDScope.register(after);
-            NDArray logits = start == 0 ? after
-                    : NDArrays.concat(new NDList(Tensors.tile(target.logits().get(":, :" + start), patches.size()), after), 1);
-            return scores(logits, patches.size(), batch, metric);
+            List<List<Patch>> batches = byStart(wave);
+            List<NDArray> residuals = blocks(batches);
+            double[] scores = new double[wave.size()];
+            int done = 0;
+            for (int b = 0; b < batches.size(); b++) {
+                int copies = batches.get(b).size();
+                int start = batches.get(b).get(0).start();
+                NDArray after = model.forwardFromLayer(model.config().nLayers(), residuals.get(b));
+                NDScope.register(after);
+                NDArray logits = start == 0 ? after
+                        : NDArrays.concat(new NDList(Tensors.tile(target.logits().get(":, :" + start), copies), after), 1);
+                System.arraycopy(scores(logits, copies, batch, metric), 0, scores, done, copies);
+                done += copies;
+            }
+            return scores;
         }
     }
 
     /**
      * As {@link #patched}, for a metric that reads one position per prompt, up to the residual stream at that
      * position after the last block: [patches · batch, 1, d_model], for {@link #scoresOfRead}. A row whose position
-     * lies before the runs' start holds a stand-in, as its logits are the target run's.
+     * lies before its batch's start holds a stand-in, as its logits are the target run's.
      */
-    NDArray residualRead(List<Patch> patches) {
+    NDArray residualRead(List<Patch> wave) {
         try (NDScope scope = new NDScope()) {
-            int start = patches.get(0).start();
-            NDArray residual = blocks(patches);
-            long[] at = new long[unembedAt.length];
-            for (int i = 0; i < at.length; i++) {
-                at[i] = Math.max(unembedAt[i] - start, 0);
+            List<List<Patch>> batches = byStart(wave);
+            List<NDArray> residuals = blocks(batches);
+            NDList read = new NDList();
+            for (int b = 0; b < batches.size(); b++) {
+                int start = batches.get(b).get(0).start();
+                NDArray residual = residuals.get(b);
+                long[] at = new long[unembedAt.length];
+                for (int i = 0; i < at.length; i++) {
+                    at[i] = Math.max(unembedAt[i] - start, 0);
+                }
+                Shape one = new Shape(residual.getShape().get(0), 1, 1);
+                NDArray index = Tensors.ofLongs(tile(at, batches.get(b).size()), one)
+                        .broadcast(one.slice(0, 2).add(residual.getShape().get(2)));
+                read.add(residual.gather(index, 1));
             }
-            Shape one = new Shape(residual.getShape().get(0), 1, 1);
-            NDArray index = Tensors.ofLongs(tile(at, patches.size()), one).broadcast(one.slice(0, 2).add(residual.getShape().get(2)));
-            NDArray read = residual.gather(index, 1);
-            NDScope.unregister(read);
-            return read;
+            NDArray rows = read.size() == 1 ? read.get(0) : NDArrays.concat(read);
+            NDScope.unregister(rows);
+            return rows;
         }
     }
 
@@ -142,52 +177,86 @@ record PatchedRuns(HookedTransformer model, ActivationCache target, KvCache keys
             before[i] = unembedAt[i % unembedAt.length] < patches.get(i / unembedAt.length).start();
             anyBefore |= before[i];
         }
-        if (anyBefore) {
-            Shape one = new Shape(unembedAt.length, 1, 1);
-            NDArray index = Tensors.ofLongs(unembedAt, one).broadcast(new Shape(unembedAt.length, 1, logits.getShape().get(2)));
-            NDArray targetAt = Tensors.tile(target.logits().gather(index, 1), patches.size());
+        if (anyBefore) { // the target run unembedded the positions read alone
+            NDArray targetAt = Tensors.tile(target.logits(), patches.size());
             NDArray useTarget = Tensors.ofBooleans(before, new Shape(before.length, 1, 1)).broadcast(logits.getShape());
             logits = NDArrays.where(useTarget, targetAt, logits);
         }
         return scores(logits, patches.size(), batch, metric);
     }
 
+    /** A wave's patches split into batches of one start each, in order. */
+    private static List<List<Patch>> byStart(List<Patch> wave) {
+        List<List<Patch>> batches = new ArrayList<>();
+        int first = 0;
+        for (int i = 1; i <= wave.size(); i++) {
+            if (i == wave.size() || wave.get(i).start() != wave.get(first).start()) {
+                batches.add(wave.subList(first, i));
+                first = i;
+            }
+        }
+        return batches;
+    }
+
     /**
-     * The residual stream after the last block of each of {@code patches} (in layer order, all run from one start
-     * position, none patching before it), one per copy of the batch, in a single pass: the batch starts at the first
-     * patch's layer from the target run's residual stream there, and each later layer's patches join it at their
-     * layer. From a start s > 0 the runs cover positions s.. only and attend to the target run's keys and values
-     * before s, which no patch at s or later can change. Registered in the caller's scope.
+     * The residual stream after the last block for each batch of patches (each in layer order, all from one start
+     * position, none patching before it), one copy of the prompts per patch: a batch starts at its first patch's layer
+     * from the target run's residual stream there, and each later layer's patches join it at their layer. From a start
+     * s > 0 a batch covers positions s.. only and attends to the target run's keys and values before s, which no patch
+     * at s or later can change. The blocks run layer by layer across the batches, so a block's weights, read from
+     * memory for one batch (small batches' products are bound by that reading), are still cached for the next batch.
+     * Registered in the caller's scope.
      */
-    private NDArray blocks(List<Patch> patches) {
+    private List<NDArray> blocks(List<List<Patch>> batches) {
         int layers = model.config().nLayers();
-        int start = patches.get(0).start();
-        int[] joining = new int[layers]; // patches joining the batch at each layer
-        patches.forEach(p -> joining[p.layer()]++);
-        List<Hook> hooks = new ArrayList<>();
-        int row = 0;
-        for (int l = 0; l < layers; l++) {
-            if (joining[l] > 0) {
-                hooks.add(patch(l, patches.subList(row, row + joining[l]), row, start));
-                row += joining[l];
-            }
-        }
-        try (HookSession session = model.hooks(hooks.toArray(Hook[]::new))) {
-            NDArray residual = null;
-            int layer = patches.get(0).layer();
-            while (layer < layers) {
-                NDArray joined = Tensors.tile(target.get("resid_pre", layer).get(":, " + start + ":"), joining[layer]);
-                residual = residual == null ? joined : NDArrays.concat(new NDList(residual, joined), 0);
-                int next = layer + 1;
-                while (next < layers && joining[next] == 0) { // blocks no patch joins at run in the same call
-                    next++;
+        int[][] joining = new int[batches.size()][layers]; // patches joining each batch at each layer
+        Hook[][] hooks = new Hook[batches.size()][layers];
+        boolean packed = keysValues != null && packable(nameOf, layers);
+        int first = layers;
+        for (int b = 0; b < batches.size(); b++) {
+            List<Patch> patches = batches.get(b);
+            int[] counts = joining[b];
+            patches.forEach(p -> counts[p.layer()]++);
+            first = Math.min(first, patches.get(0).layer());
+            int row = 0;
+            for (int l = 0; l < layers; l++) {
+                if (joining[b][l] > 0) {
+                    hooks[b][l] = patch(l, patches.subList(row, row + joining[b][l]), packed ? 0 : row, patches.get(0).start());
+                    row += joining[b][l];
                 }
-                residual = model.residualAt(layer, next, residual, keysValues, start);
-                NDScope.register(residual);
-                layer = next;
             }
-            return residual;
         }
+        NDArray[] residual = new NDArray[batches.size()];
+        for (int layer = first; layer < layers; layer++) {
+            List<Integer> running = new ArrayList<>();
+            for (int b = 0; b < batches.size(); b++) {
+                int start = batches.get(b).get(0).start();
+                if (joining[b][layer] > 0) {
+                    NDArray joined = Tensors.tile(target.get("resid_pre", layer).get(":, " + start + ":"), joining[b][layer]);
+                    if (packed) {
+                        joined = hooks[b][layer].fn().apply(joined, null);
+                    }
+                    residual[b] = residual[b] == null ? joined : NDArrays.concat(new NDList(residual[b], joined), 0);
+                }
+                if (residual[b] != null && packed) {
+                    running.add(b);
+                } else if (residual[b] != null) {
+                    try (HookSession session = hooks[b][layer] == null ? null : model.hooks(hooks[b][layer])) {
+                        residual[b] = model.residualAt(layer, layer + 1, residual[b], keysValues, start);
+                    }
+                    NDScope.register(residual[b]);
+                }
+            }
+            if (!running.isEmpty()) {
+                List<NDArray> out = model.residualAt(layer, layer + 1, running.stream().map(b -> residual[b]).toList(),
+                        keysValues, running.stream().mapToInt(b -> batches.get(b).get(0).start()).toArray());
+                for (int i = 0; i < running.size(); i++) {
+                    residual[running.get(i)] = out.get(i);
+                    NDScope.register(out.get(i));
+                }
+            }
+        }
+        return List.of(residual);
     }
 
     /** What scores the chunks of a metric that reads one position per prompt: see {@link ReadRows}. */
@@ -239,7 +308,10 @@ record PatchedRuns(HookedTransformer model, ActivationCache target, KvCache keys
         }
     }
 
-    /** The hook at {@code layer} that patches the rows joining there (copies row.. of the batch), one patch each. */
+    /**
+     * The hook at {@code layer} that patches the rows joining there (copies row.. of the batch), one patch each; its
+     * function also patches those rows alone (row 0) before they join.
+     */
     private Hook patch(int layer, List<Patch> joining, int row, int start) {
         String name = nameOf.apply(layer);
         Cells cells = cellsOf.apply(layer);
@@ -262,6 +334,21 @@ record PatchedRuns(HookedTransformer model, ActivationCache target, KvCache keys
         long logits = batch * (onePositionPerRow ? 1 : pos) * cfg.dVocabOut();
         long residuals = batch * pos * cfg.dModel() * (cfg.nLayers() + 1L);
         return (logits + residuals) * type.getNumOfBytes();
+    }
+
+    /**
+     * Bytes one patched copy of the batch needs at most, generously, twice over: the residual stream of each layer; one
+     * block's temporaries (norms, queries, keys and values with the earlier positions' tiled in, scores and pattern over
+     * at most twice the positions, the MLP's hidden layer); and its logits. A sweep whose copies all fit under this
+     * bound runs as one measured chunk, rather than first measuring a copy alone, a forward pass of its own.
+     */
+    static long copyUpperBound(ModelConfig cfg, DataType type, long batch, long pos, boolean onePositionPerRow) {
+        long tokens = batch * pos;
+        long width = Math.max(cfg.dModel(), (long) cfg.nHeads() * cfg.dHead());
+        long residuals = tokens * cfg.dModel() * (cfg.nLayers() + 1L);
+        long block = tokens * (32 * width + 6L * Math.max(0, cfg.dMlp()) + 8L * cfg.nHeads() * pos);
+        long logits = 3 * batch * (onePositionPerRow ? 1 : pos) * cfg.dVocabOut();
+        return 2 * (residuals + block + logits) * type.getNumOfBytes();
     }
 
     /** Each row's unembedded position, for {@code copies} copies of the batch; null stays null (every position). */

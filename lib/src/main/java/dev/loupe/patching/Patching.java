@@ -30,8 +30,11 @@ import java.util.function.IntFunction;
  * p.. only, from the target run's {@code resid_pre} there, attending to the target run's keys and values of the
  * positions before p. Patches at one position (or a few neighbouring ones, run from the first where small batches
  * would cost more than the extra positions) run as one batch (patch index folded into the batch dimension) that grows
- * as the layers advance, each layer's patches joining it at their layer, in chunks that fit the {@link MemoryBudget}. A metric that reads one position per prompt ({@link Metrics.AtPositions}) gets only those
- * positions unembedded. While hooks are attached (a steering vector, an SAE) patches run on every position, as the
+ * as the layers advance, each layer's patches joining it at their layer, in chunks that fit the {@link MemoryBudget}.
+ * The batches of a chunk run side by side, block by block; patches of {@code resid_pre} are written into the rows
+ * before they join, so those batches run packed into one sequence that shares each block's matrix products. A metric
+ * that reads one position per prompt ({@link Metrics.AtPositions}) gets only those positions unembedded, once for many
+ * chunks. While hooks are attached (a steering vector, an SAE) patches run on every position, as the
  * hooks expect. The result equals one forward pass per patch.
  */
 public final class Patching {
@@ -282,7 +285,8 @@ public final class Patching {
     /**
      * The metric after each cell of each layer ({@code cellsOf(layer)}, none in some layers), patching hook point
      * {@code nameOf(layer)}; {@code act} names the work in errors and progress. Patches whose runs start at the same
-     * position share batches (see {@link PatchedRuns#patched}), in chunks that fit the budget.
+     * position share batches, and a chunk of patches that fits the budget runs its batches side by side (see
+     * {@link PatchedRuns#patched}).
      */
     private static double[][] runLayers(HookedTransformer model, NDArray tokens, ActivationCache source,
                                         Function<NDArray, NDArray> metric, String act, IntFunction<String> nameOf,
@@ -295,11 +299,13 @@ public final class Patching {
         MemoryBudget budget = MemoryBudget.forWork("Patching " + act);
         budget.requireUnitFits(PatchedRuns.copyLowerBound(cfg, source.logits().getDataType(), batch, pos, unembedAt != null),
                 "patched copy of the batch (" + batch + " prompts of " + pos + " positions)");
+        budget.atMost(PatchedRuns.copyUpperBound(cfg, source.logits().getDataType(), batch, pos, unembedAt != null));
         // A patch at position p changes nothing before p, so it runs on positions from p (or from a nearby earlier
         // position its batch shares) on; hooks the caller attached would see those shorter sequences, so with any
         // attached every patch runs on every position.
         boolean fromPatchedPosition = !hooked(model);
-        int[] startAt = fromPatchedPosition ? PatchedRuns.starts(cfg.nLayers(), pos, batch, cellsOf) : new int[pos];
+        int[] startAt = fromPatchedPosition ? PatchedRuns.starts(cfg.nLayers(), pos, batch, cellsOf,
+                PatchedRuns.packable(nameOf, cfg.nLayers()) ? PatchedRuns.packedRunPositions : PatchedRuns.blockRunPositions) : new int[pos];
         double[][] values = new double[cfg.nLayers()][];
         Map<Integer, List<Patch>> byStart = new TreeMap<>(); // the first position first: its patches cost the most
         for (int l = 0; l < cfg.nLayers(); l++) {
@@ -310,31 +316,31 @@ public final class Patching {
                 byStart.computeIfAbsent(start, k -> new ArrayList<>()).add(new Patch(l, c, start));
             }
         }
-        long total = byStart.values().stream().mapToLong(List::size).sum();
         // What each block received, before hooks or SAEs at its resid_pre acted: the patched runs pass it through them.
         // The same run leaves its keys and values for the runs from later positions.
         KvCache keysValues = fromPatchedPosition ? model.newKvCache() : null;
-        try (ActivationCache target = model.runWithInputCache(tokens, n -> n.endsWith("hook_resid_pre"), keysValues);
-             SweepProgress progress = new SweepProgress("patching " + act, total)) {
+        try (ActivationCache target = model.runWithInputCache(tokens, n -> n.endsWith("hook_resid_pre"), keysValues,
+                unembedAt);
+             SweepProgress progress = new SweepProgress("patching " + act, byStart.values().stream().mapToLong(List::size).sum())) {
             PatchedRuns runs = new PatchedRuns(model, target, keysValues, source, nameOf, cellsOf, batch, unembedAt, metric);
             // A metric that reads one position per prompt: each chunk keeps the residual stream there, and the final
             // norm and unembedding run once for many chunks, streaming the unembedding matrix once, not per chunk.
             PatchedRuns.ReadRows read = unembedAt == null ? null : runs.readRows(values, budget.bytes() / 4);
-            for (List<Patch> group : byStart.values()) {
-                int count;
-                for (int first = 0; first < group.size(); first += count) {
-                    count = budget.nextChunk(group.size() - first);
-                    List<Patch> chunk = group.subList(first, first + count);
-                    if (read != null) {
-                        read.add(chunk, budget.measureFirst(count, () -> runs.residualRead(chunk)));
-                    } else {
-                        double[] scores = budget.measureFirst(count, () -> runs.patched(chunk));
-                        for (int i = 0; i < count; i++) {
-                            values[chunk.get(i).layer()][chunk.get(i).cell()] = scores[i];
-                        }
+            // Chunks of the patches in (start, layer) order: the first, measured, holds the largest units.
+            List<Patch> patches = byStart.values().stream().flatMap(List::stream).toList();
+            int count;
+            for (int first = 0; first < patches.size(); first += count) {
+                count = budget.nextChunk(patches.size() - first);
+                List<Patch> chunk = patches.subList(first, first + count);
+                if (read != null) {
+                    read.add(chunk, budget.measureFirst(count, () -> runs.residualRead(chunk)));
+                } else {
+                    double[] scores = budget.measureFirst(count, () -> runs.patched(chunk));
+                    for (int i = 0; i < count; i++) {
+                        values[chunk.get(i).layer()][chunk.get(i).cell()] = scores[i];
                     }
-                    progress.advance(count);
                 }
+                progress.advance(count);
             }
             if (read != null) {
                 read.score();

@@ -23,6 +23,7 @@ import java.util.regex.Pattern;
  *
  * <p>Chunks are sized by measurement, not by a formula: the first chunk is one unit (one patched copy of the batch),
  * its peak of live array bytes is measured ({@link Tensors#peakBytes()}), and later chunks take as many units as fit.
+ * Only where a generous upper bound on a unit is known ({@link #atMost}) may the first chunk be larger.
  */
 public final class MemoryBudget {
 
@@ -36,6 +37,7 @@ public final class MemoryBudget {
     private final long bytes;
     private final String origin;
     private long bytesPerUnit = -1;
+    private long bytesPerUnitAtMost = -1;
 
     private MemoryBudget(String work, long bytes, String origin) {
         this.work = work;
@@ -83,15 +85,27 @@ public final class MemoryBudget {
         }
     }
 
-    /** How many of the {@code remaining} units to run next: one until a unit has been measured, then as many as fit. */
+    /**
+     * How many of the {@code remaining} units to run next: until a unit has been measured, one, or as many as fit at
+     * the {@link #atMost} bound; then as many as fit.
+     */
     public int nextChunk(int remaining) {
         if (remaining <= 0) {
             throw new IllegalArgumentException("Nothing remains to be run: " + remaining + " units");
         }
-        if (bytesPerUnit < 0) {
+        long perUnit = bytesPerUnit >= 0 ? bytesPerUnit : bytesPerUnitAtMost;
+        if (perUnit < 0) {
             return 1;
         }
-        return (int) Math.max(1, Math.min(remaining, bytes / Math.max(1, bytesPerUnit)));
+        return (int) Math.max(1, Math.min(remaining, bytes / Math.max(1, perUnit)));
+    }
+
+    /**
+     * A bound no unit can exceed (a generous formula), for sizing the first chunk: work that fits under it runs as one
+     * measured chunk rather than measuring a unit alone first.
+     */
+    public void atMost(long bytesPerUnit) {
+        bytesPerUnitAtMost = bytesPerUnit;
     }
 
     /**
@@ -112,9 +126,9 @@ public final class MemoryBudget {
     }
 
     /**
-     * As {@link #measure}, for work whose first unit needs the most (a patching sweep starts with the patch that runs
-     * the most blocks on the most positions): once a unit has been measured, later chunks run unmeasured, without the
-     * collection that measuring needs first (tens of milliseconds a chunk).
+     * As {@link #measure}, for work whose first chunk holds the units that need the most (a patching sweep starts with
+     * the patches that run the most blocks on the most positions): once a chunk has been measured, later chunks run
+     * unmeasured, without the collection that measuring needs first (tens of milliseconds a chunk).
      */
     public <T> T measureFirst(int units, Supplier<T> chunk) {
         return bytesPerUnit < 0 ? measure(units, chunk) : chunk.get();

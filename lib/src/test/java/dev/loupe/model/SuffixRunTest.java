@@ -40,15 +40,26 @@ class SuffixRunTest {
         return Tensors.ofLongs(ids, new Shape(2, 9));
     }
 
+    /** The whole run on {@link #tokens}: its residual stream before and after each block, and its keys and values. */
+    private record Run(HookedTransformer model, ActivationCache full, KvCache prefix) {
+        static Run of(String name) {
+            HookedTransformer model = model(name);
+            NDArray tokens = tokens(model);
+            KvCache prefix = model.newKvCache();
+            model.forward(tokens, prefix);
+            return new Run(model, model.runWithCache(tokens, n -> n.endsWith("hook_resid_pre") || n.endsWith("hook_resid_post")),
+                    prefix);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"gpt2_like", "attn_only_shortformer", "every_option"})
     void blocksOverLaterPositionsEqualTheWholeRunThere(String name) {
-        HookedTransformer model = model(name);
-        NDArray tokens = tokens(model);
+        Run run = Run.of(name);
+        HookedTransformer model = run.model();
+        ActivationCache full = run.full();
+        KvCache prefix = run.prefix();
         int layers = model.config().nLayers();
-        ActivationCache full = model.runWithCache(tokens, n -> n.endsWith("hook_resid_pre") || n.endsWith("hook_resid_post"));
-        KvCache prefix = model.newKvCache();
-        model.forward(tokens, prefix);
         for (int start : new int[] {0, layers - 1}) {
             for (int from : new int[] {0, 1, 4, 8}) {
                 String later = ":, " + from + ":";
@@ -59,6 +70,41 @@ class SuffixRunTest {
             }
         }
         assertEquals(9, prefix.length(), "the cache is read, not extended");
+    }
+
+    /** Runs from several positions packed into one pass equal each run alone (and so the whole run there). */
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt2_like", "attn_only_shortformer", "every_option"})
+    void packedRunsEqualEachRunAlone(String name) {
+        Run run = Run.of(name);
+        int last = run.model().config().nLayers() - 1;
+        int[] from = {0, 8, 1, 4, 4};
+        int[] copies = {1, 3, 2, 1, 2};
+        java.util.List<NDArray> runs = new java.util.ArrayList<>();
+        for (int i = 0; i < from.length; i++) {
+            runs.add(Tensors.tile(run.full().get("resid_pre", 0).get(":, " + from[i] + ":"), copies[i]));
+        }
+        java.util.List<NDArray> out = run.model().residualAt(0, last + 1, runs, run.prefix(), from);
+        assertEquals(from.length, out.size());
+        for (int i = 0; i < from.length; i++) {
+            NDArray expected = Tensors.tile(run.full().get("resid_post", last).get(":, " + from[i] + ":"), copies[i]);
+            ReferenceCase.assertClose(expected, out.get(i), 1e-10, 1e-10, name + " run " + i + " from position " + from[i]);
+        }
+    }
+
+    @Test
+    void packedRunsRefuseHooksAndMismatchedStarts() {
+        HookedTransformer model = model("gpt2_like");
+        NDArray tokens = tokens(model);
+        KvCache prefix = model.newKvCache();
+        model.forward(tokens, prefix);
+        java.util.List<NDArray> runs = java.util.List.of(model.residualAt(tokens, 0).get(":, 4:"));
+        var e = assertThrows(IllegalArgumentException.class, () -> model.residualAt(0, 1, runs, prefix, new int[] {4, 5}));
+        assertTrue(e.getMessage().contains("1 residual streams and 2 starts"), e.getMessage());
+        try (var hooks = model.hooks(dev.loupe.hook.Hook.of("blocks.0.hook_mlp_out", (a, h) -> a))) {
+            var refused = assertThrows(IllegalStateException.class, () -> model.residualAt(0, 1, runs, prefix, new int[] {4}));
+            assertTrue(refused.getMessage().contains("blocks.0.hook_mlp_out"), refused.getMessage());
+        }
     }
 
     @Test

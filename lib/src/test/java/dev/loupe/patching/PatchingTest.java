@@ -131,13 +131,18 @@ class PatchingTest {
     void sweepsFromEachPatchedPositionEqualOnePatchedRunPerCell(String name) {
         HookedTransformer m = name.equals("rotary") ? rotary() : ReferenceCase.load(name).model(DataType.FLOAT64);
         int blockRun = PatchedRuns.blockRunPositions;
+        int packedRun = PatchedRuns.packedRunPositions;
         try {
             PatchedRuns.blockRunPositions = 0;
+            PatchedRuns.packedRunPositions = 0;
             assertSweepsEqualOnePatchedRunPerCell(m, name + " from each position");
-            PatchedRuns.blockRunPositions = 4; // small batches: resid_pre runs from positions 0, 3 and 6
+            // small batches: resid_pre (packed) and the head sweeps (alone) run from positions 0, 3 and 6
+            PatchedRuns.blockRunPositions = 4;
+            PatchedRuns.packedRunPositions = 4;
             assertSweepsEqualOnePatchedRunPerCell(m, name + " from neighbouring positions");
         } finally {
             PatchedRuns.blockRunPositions = blockRun;
+            PatchedRuns.packedRunPositions = packedRun;
         }
     }
 

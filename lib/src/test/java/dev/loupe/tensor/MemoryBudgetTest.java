@@ -61,6 +61,16 @@ class MemoryBudgetTest {
     }
 
     @Test
+    void anUpperBoundLetsTheFirstChunkTakeWhatFitsUnderIt() {
+        MemoryBudget budget = MemoryBudget.of("test", 10L << 20);
+        budget.atMost(1L << 20);
+        assertEquals(10, budget.nextChunk(100));
+        assertEquals(7, budget.nextChunk(7));
+        budget.measure(10, () -> Tensors.manager().zeros(new Shape(10 << 16))); // 2.5 MB for 10 units
+        assertEquals((10L << 20) / budget.bytesPerUnit(), budget.nextChunk(100), "measured, the bound no longer counts");
+    }
+
+    @Test
     void aUnitLargerThanTheBudgetFailsNamingTheBudgetAndTheKnob() {
         MemoryBudget budget = MemoryBudget.of("Path patching", 1L << 20);
         MemoryBudgetException e = assertThrows(MemoryBudgetException.class,
