@@ -43,7 +43,7 @@ class SuffixRunTest {
     /** The whole run on {@link #tokens}: its residual stream before and after each block, and its keys and values. */
     private record Run(HookedTransformer model, ActivationCache full, KvCache prefix) {
         static Run of(String name) {
-            HookedTransformer model = model(name);
+            HookedTransformer model = SuffixRunTest.model(name);
             NDArray tokens = tokens(model);
             KvCache prefix = model.newKvCache();
             model.forward(tokens, prefix);
