@@ -44,7 +44,8 @@ import java.util.function.Consumer;
  * same (batch, m, k, n) shapes in the same order, on the model's own weights and random float32 activations made
  * beforehand, through NDArray.matMul on the same libtorch and threads; passes over them repeated for at least 0.5 s, the
  * best of three; per-head projections both head by head, as the model runs them, and as one matrix, the faster list
- * counting ({@link ForwardGemms#peak}). It is what the measure would reach if everything but its matrix products
+ * counting ({@link ForwardGemms#peak}); timed just before the measure's runs and just after them, the higher counting.
+ * It is what the measure would reach if everything but its matrix products
  * took no time. The 1024² GEMM rate is printed once for reference.
  *
  * <p>The resid_pre sweep is set against its FLOP limit ({@link ForwardGemms#residPreSweepLimit}): its FLOPs are that
@@ -129,13 +130,14 @@ public final class LimitBench {
         }
         NDArray tokens = BenchModels.randomTokens(8, 128, c.dVocab());
         List<ForwardGemms.Gemm> gemms = ForwardGemms.forward(c, 8, 128, 8 * 128);
-        double peak = ForwardGemms.peak(model, gemms);
         long[] bytes = new long[1];
-        double[] seconds = seconds(runs, () -> {
+        Timed timed = timed(model, gemms, runs, () -> {
             try (ActivationCache cache = model.runWithCache(tokens)) {
                 bytes[0] = cache.memoryBytes();
             }
         });
+        double peak = timed.peak();
+        double[] seconds = timed.seconds();
         out.accept(atPeak(key, "runWithCache 8x128", ForwardGemms.flops(gemms), peak, seconds, bytes[0]));
     }
 
@@ -143,9 +145,8 @@ public final class LimitBench {
         int batch = (int) tokens.getShape().get(0);
         int pos = (int) tokens.getShape().get(1);
         List<ForwardGemms.Gemm> gemms = ForwardGemms.forward(model.config(), batch, pos, (long) batch * pos);
-        double peak = ForwardGemms.peak(model, gemms);
-        double[] seconds = seconds(runs, () -> model.forward(tokens).close());
-        return atPeak(key, "forward " + batch + "x" + pos, ForwardGemms.flops(gemms), peak, seconds, null);
+        Timed timed = timed(model, gemms, runs, () -> model.forward(tokens).close());
+        return atPeak(key, "forward " + batch + "x" + pos, ForwardGemms.flops(gemms), timed.peak(), timed.seconds(), null);
     }
 
     private static void patching(HookedTransformer model, String key, int runs, Consumer<Measure> out) {
@@ -156,9 +157,11 @@ public final class LimitBench {
         out.accept(forward);
         try (ActivationCache clean = model.runWithCache(prompts.clean())) {
             // The largest batch the sweep runs: a copy of the prompt per position, unembedded at the metric's one position.
-            double peak = ForwardGemms.peak(model, ForwardGemms.forward(c, pos, pos, pos));
+            Timed timed = timed(model, ForwardGemms.forward(c, pos, pos, pos), runs,
+                    () -> Patching.residPre(model, prompts.corrupted(), clean, prompts.metric()));
+            double peak = timed.peak();
             double limit = ForwardGemms.residPreSweepLimit(c, pos);
-            double[] s = seconds(runs, () -> Patching.residPre(model, prompts.corrupted(), clean, prompts.metric()));
+            double[] s = timed.seconds();
             double median = median(s);
             out.accept(new Measure(key, "resid_pre sweep " + c.nLayers() + "x" + pos, limit, peak, runs, median, s[0],
                     limit / median, limit / median / peak, s[0] / median, median / (limit / peak), null, null));
@@ -167,6 +170,19 @@ public final class LimitBench {
         double median = median(s);
         out.accept(new Measure(key, "attribution patching 1x" + pos, null, null, runs, median, s[0], null, null, s[0] / median,
                 null, median / forward.medianS(), null));
+    }
+
+    /** Sorted seconds of timed runs, and the GEMM peak of their products. */
+    private record Timed(double peak, double[] seconds) {}
+
+    /**
+     * {@code runs} timed runs of {@code run}, and the GEMM peak of {@code gemms} measured just before and just after
+     * them, the higher counting: a peak timed while a neighbour on the host slowed the cores would flatter the runs.
+     */
+    private static Timed timed(HookedTransformer model, List<ForwardGemms.Gemm> gemms, int runs, Runnable run) {
+        double before = ForwardGemms.peak(model, gemms);
+        double[] seconds = seconds(runs, run);
+        return new Timed(Math.max(before, ForwardGemms.peak(model, gemms)), seconds);
     }
 
     /** A measure of {@code flops} per run against a GEMM peak of {@code peak} FLOP/s. */
