@@ -33,9 +33,10 @@ import java.util.stream.IntStream;
  * patches share, see {@link #starts}), from the target run's residual stream there, attending to the target run's keys
  * and values for the positions before its start: the same result as a forward pass per patch, for much less work.
  * {@link Patching}'s sweeps plan the patches and chunks; the helpers for copies of the batch ({@link #copyLowerBound}, {@link #copyUpperBound},
- * {@link #tile}, {@link #scores}) serve {@link PathPatching} too.
+ * {@link #tile}, {@link #scores}) serve {@link PathPatching} too. {@code packed}: the batches run packed into one
+ * sequence ({@link #packable}, and no hook on the thread).
  */
-record PatchedRuns(HookedTransformer model, ActivationCache target, KvCache keysValues, ActivationCache source,
+record PatchedRuns(HookedTransformer model, ActivationCache target, KvCache keysValues, boolean packed, ActivationCache source,
                    IntFunction<String> nameOf, IntFunction<Cells> cellsOf, long batch, long[] unembedAt,
                    Function<NDArray, NDArray> metric) {
 
@@ -203,15 +204,13 @@ record PatchedRuns(HookedTransformer model, ActivationCache target, KvCache keys
      * position, none patching before it), one copy of the prompts per patch: a batch starts at its first patch's layer
      * from the target run's residual stream there, and each later layer's patches join it at their layer. From a start
      * s > 0 a batch covers positions s.. only and attends to the target run's keys and values before s, which no patch
-     * at s or later can change. The blocks run layer by layer across the batches, so a block's weights, read from
-     * memory for one batch (small batches' products are bound by that reading), are still cached for the next batch.
-     * Registered in the caller's scope.
+     * at s or later can change. The blocks run layer by layer across the batches, so that batches run {@link #packed}
+     * share each block's products. Registered in the caller's scope.
      */
     private List<NDArray> blocks(List<List<Patch>> batches) {
         int layers = model.config().nLayers();
         int[][] joining = new int[batches.size()][layers]; // patches joining each batch at each layer
         Hook[][] hooks = new Hook[batches.size()][layers];
-        boolean packed = keysValues != null && packable(nameOf, layers);
         int first = layers;
         for (int b = 0; b < batches.size(); b++) {
             List<Patch> patches = batches.get(b);

@@ -304,8 +304,9 @@ public final class Patching {
         // position its batch shares) on; hooks the caller attached would see those shorter sequences, so with any
         // attached every patch runs on every position.
         boolean fromPatchedPosition = !hooked(model);
+        boolean packed = fromPatchedPosition && PatchedRuns.packable(nameOf, cfg.nLayers());
         int[] startAt = fromPatchedPosition ? PatchedRuns.starts(cfg.nLayers(), pos, batch, cellsOf,
-                PatchedRuns.packable(nameOf, cfg.nLayers()) ? PatchedRuns.packedRunPositions : PatchedRuns.blockRunPositions) : new int[pos];
+                packed ? PatchedRuns.packedRunPositions : PatchedRuns.blockRunPositions) : new int[pos];
         double[][] values = new double[cfg.nLayers()][];
         Map<Integer, List<Patch>> byStart = new TreeMap<>(); // the first position first: its patches cost the most
         for (int l = 0; l < cfg.nLayers(); l++) {
@@ -322,7 +323,8 @@ public final class Patching {
         try (ActivationCache target = model.runWithInputCache(tokens, n -> n.endsWith("hook_resid_pre"), keysValues,
                 unembedAt);
              SweepProgress progress = new SweepProgress("patching " + act, byStart.values().stream().mapToLong(List::size).sum())) {
-            PatchedRuns runs = new PatchedRuns(model, target, keysValues, source, nameOf, cellsOf, batch, unembedAt, metric);
+            PatchedRuns runs = new PatchedRuns(model, target, keysValues, packed, source, nameOf, cellsOf, batch, unembedAt,
+                    metric);
             // A metric that reads one position per prompt: each chunk keeps the residual stream there, and the final
             // norm and unembedding run once for many chunks, streaming the unembedding matrix once, not per chunk.
             PatchedRuns.ReadRows read = unembedAt == null ? null : runs.readRows(values, budget.bytes() / 4);
