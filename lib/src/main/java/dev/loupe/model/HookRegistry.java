@@ -12,6 +12,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Predicate;
 
 /**
@@ -50,6 +51,16 @@ final class HookRegistry {
 
     Iterable<HookPoint> all() {
         return points.values();
+    }
+
+    /** The first hook point, in forward order, with a hook, cache or recording active on this thread. */
+    Optional<String> firstActive() {
+        for (HookPoint p : points.values()) {
+            if (p.isActive()) {
+                return Optional.of(p.name());
+            }
+        }
+        return Optional.empty();
     }
 
     /** The hook points whose names the filter accepts, in order; none is an error (nothing would be cached or hooked). */

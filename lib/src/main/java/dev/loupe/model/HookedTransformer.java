@@ -192,7 +192,7 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
         for (int i = 0; i < from.length; i++) {
             Inputs.after(cfg, Inputs.residual(cfg, residuals.get(i)), prefix, from[i]);
         }
-        hooks.names().stream().filter(name -> hooks.get(name).isActive()).findFirst().ifPresent(name -> {
+        activeHook().ifPresent(name -> {
             throw new IllegalStateException("Packed runs pack several runs' tokens into one sequence, which a hook would"
                     + " take for one run; " + name + " has a hook, cache or recording on this thread. Run the runs one by one.");
         });
@@ -445,6 +445,12 @@ public final class HookedTransformer implements AutoCloseable, Displayable {
 
     /** The hook point with this full name; an unknown name fails with the closest ones. */
     public HookPoint hookPoint(String name) { return hooks.get(name); }
+
+    /**
+     * The first hook point, in forward order, that a hook, cache or recording is active on for this thread: a pass
+     * now would call it. Empty when a pass would run unhooked.
+     */
+    public Optional<String> activeHook() { return hooks.firstActive(); }
 
     // ---------------------------------------------------------------- generation
 

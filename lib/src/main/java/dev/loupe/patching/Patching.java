@@ -303,7 +303,7 @@ public final class Patching {
         // A patch at position p changes nothing before p, so it runs on positions from p (or from a nearby earlier
         // position its batch shares) on; hooks the caller attached would see those shorter sequences, so with any
         // attached every patch runs on every position.
-        boolean fromPatchedPosition = !hooked(model);
+        boolean fromPatchedPosition = model.activeHook().isEmpty();
         boolean packed = fromPatchedPosition && PatchedRuns.packable(nameOf, cfg.nLayers());
         int[] startAt = fromPatchedPosition ? PatchedRuns.starts(cfg.nLayers(), pos, batch, cellsOf,
                 packed ? PatchedRuns.packedRunPositions : PatchedRuns.blockRunPositions) : new int[pos];
@@ -349,11 +349,6 @@ public final class Patching {
             }
         }
         return values;
-    }
-
-    /** Whether a hook, splice or recording acts on this thread's runs of the model. */
-    private static boolean hooked(HookedTransformer model) {
-        return model.hookNames().stream().anyMatch(name -> model.hookPoint(name).isActive());
     }
 
     private static void check(HookedTransformer model, NDArray tokens, ActivationCache source,

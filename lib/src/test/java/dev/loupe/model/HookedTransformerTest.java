@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 import static dev.loupe.ReferenceCase.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -40,6 +41,15 @@ class HookedTransformerTest {
         assertEquals(model.hookNames().size() - 2, seen.size());
         NDArray copied = model.runWithHooks(gpt2.tokens(), Hook.matching(n -> !n.endsWith("hook_result"), (a, h) -> a.duplicate()));
         assertArrayEquals(plain, copied.toFloatArray());
+    }
+
+    @Test
+    void activeHookNamesTheFirstHookedPointInForwardOrderWhileTheSessionIsOpen() {
+        assertEquals(Optional.empty(), model.activeHook());
+        try (var s = model.hooks(Hook.of("blocks.1.hook_attn_out", (a, h) -> a), Hook.of("blocks.0.hook_resid_pre", (a, h) -> a))) {
+            assertEquals(Optional.of("blocks.0.hook_resid_pre"), model.activeHook());
+        }
+        assertEquals(Optional.empty(), model.activeHook());
     }
 
     @Test
