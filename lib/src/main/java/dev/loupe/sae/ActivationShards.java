@@ -56,7 +56,7 @@ public final class ActivationShards {
     }
 
     /** A shard in the index: its file (in the folder) and its tokens. */
-    public record Entry(String file, long tokens) {}
+    public record Entry(String file, long tokens) implements java.io.Serializable {}
 
     /** The folder's index: which model and hook points (with their widths), the context length, and the shards. */
     public record Index(String model, int context, Map<String, Integer> hooks, List<Entry> shards) {

@@ -35,8 +35,15 @@ final class CorpusWindows {
         this.tokens = tokens;
     }
 
-    /** Tokenizes every document with the model's tokenizer into windows of at most {@code context} tokens. */
+    /**
+     * Tokenizes every document with the model's tokenizer into windows of at most {@code context} tokens; refuses a
+     * context the model cannot read and a corpus of no tokens.
+     */
     static CorpusWindows of(Dataset<String> documents, String model, int context) {
+        int nCtx = ExecutorModels.model(model).config().nCtx();
+        if (context < 2 || context > nCtx) {
+            throw new IllegalArgumentException("The context must be 2.." + nCtx + " tokens (the model's n_ctx); got " + context);
+        }
         JavaRDD<Window> windows = documents.javaRDD().zipWithIndex().mapPartitions(docs -> {
             Tokenizer tokenizer = ExecutorModels.model(model).tokenizer().orElseThrow(() -> new IllegalArgumentException(
                     "Model " + model + " has no tokenizer: a corpus of text needs one (tokenizer.json in its folder)"));
@@ -70,6 +77,10 @@ final class CorpusWindows {
             longest = Math.max(longest, (int) p[2]);
             tokens += p[3];
         }
+        if (tokens == 0) {
+            windows.unpersist(false);
+            throw new IllegalArgumentException("The corpus has no tokens: every document is empty");
+        }
         return new CorpusWindows(windows, counts, longest, tokens);
     }
 
@@ -79,6 +90,12 @@ final class CorpusWindows {
             n += c;
         }
         return n;
+    }
+
+    /** How many tasks: {@code requested} (0: four per core Spark has), but no more than there are batches. */
+    int partitions(int windowsPerBatch, int requested, int cores) {
+        long batches = (windows() + windowsPerBatch - 1) / windowsPerBatch;
+        return (int) Math.min(batches, requested > 0 ? requested : 4L * cores);
     }
 
     /**

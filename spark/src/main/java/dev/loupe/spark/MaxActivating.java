@@ -49,22 +49,14 @@ public final class MaxActivating {
             throw new IllegalArgumentException("k, the contexts kept per unit, must be at least 1; got " + k);
         }
         HookedTransformer driverModel = ExecutorModels.model(model);
-        if (context < 2 || context > driverModel.config().nCtx()) {
-            throw new IllegalArgumentException("The context must be 2.." + driverModel.config().nCtx() + " tokens (the model's n_ctx);"
-                    + " got " + context);
-        }
         Units units = spec.build(driverModel); // checks the hook, neurons, directions and SAE width here, before any job
         CorpusWindows corpus = CorpusWindows.of(documents, model, context);
         try {
-            if (corpus.tokens == 0) {
-                throw new IllegalArgumentException("The corpus has no tokens: every document is empty");
-            }
             if (corpus.windows() > Integer.MAX_VALUE) {
                 throw new IllegalArgumentException("The corpus has " + corpus.windows() + " windows; at most 2^31 - 1 can be numbered");
             }
             int batch = windowsPerBatch > 0 ? windowsPerBatch : FeatureActivations.windowsPerBatch(corpus.longest, units.count());
-            long batches = (corpus.windows() + batch - 1) / batch;
-            int parts = (int) Math.min(batches, partitions > 0 ? partitions : 4L * spark.sparkContext().defaultParallelism());
+            int parts = corpus.partitions(batch, partitions, spark.sparkContext().defaultParallelism());
             try (JobProgress progress = new JobProgress(spark.sparkContext(), "maxact " + units, parts, corpus.tokens)) {
                 var tokens = progress.tokens;
                 var done = progress.partitionsDone;

@@ -15,5 +15,6 @@ class LocalSparkTest {
         long sum = new org.apache.spark.api.java.JavaSparkContext(spark.sparkContext())
                 .parallelize(List.of(1, 2, 3, 4, 5, 6), 3).map(x -> (long) x * x).reduce(Long::sum);
         assertEquals(91, sum);
+        spark.stop();
     }
 }

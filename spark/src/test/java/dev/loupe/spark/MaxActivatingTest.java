@@ -69,7 +69,7 @@ class MaxActivatingTest {
     }
 
     /** The documents in {@code partitions} Spark partitions, in order. */
-    static Dataset<String> dataset(List<String> docs, int partitions) {
+    static Dataset<String> dataset(SparkSession spark, List<String> docs, int partitions) {
         return spark.createDataset(new JavaSparkContext(spark.sparkContext()).parallelize(docs, partitions).rdd(), Encoders.STRING());
     }
 
@@ -112,7 +112,7 @@ class MaxActivatingTest {
         int batch = 3; // windows a batch: 30-odd windows make a dozen batches over 5 partitions
         assertTrue(windows.size() > 5 * batch, "windows: " + windows.size());
         FeatureStats single = FeatureStats.of(model, units, FeatureActivations.scan(model, units, windows, 0, batch, 6, n -> { }));
-        FeatureStats spread = MaxActivating.of(spark, MODEL, UnitsSpec.features(SAE), dataset(documents, 4), 6, CONTEXT, 5, batch);
+        FeatureStats spread = MaxActivating.of(spark, MODEL, UnitsSpec.features(SAE), dataset(spark, documents, 4), 6, CONTEXT, 5, batch);
         assertSameStats(single, spread);
         assertTrue(spread.feature(spread.top(0).isEmpty() ? 1 : 0).mimeBundle().text().contains("Feature"), "the feature view reads it");
     }
@@ -123,7 +123,7 @@ class MaxActivatingTest {
         FeatureStats single = FeatureActivations.maxActivating(model, Units.neurons(model, "blocks.1.mlp.hook_post", 5, 9, 200),
                 windows(model, documents), 4);
         FeatureStats spread = MaxActivating.of(spark, MODEL, UnitsSpec.neurons("blocks.1.mlp.hook_post", 5, 9, 200),
-                dataset(documents, 3), 4, CONTEXT);
+                dataset(spark, documents, 3), 4, CONTEXT);
         assertSameStats(single, spread);
         assertEquals(12, spread.toTable().rowCount());
     }
@@ -131,13 +131,13 @@ class MaxActivatingTest {
     @Test
     void badInputIsRefusedBeforeAnyJob() {
         IllegalArgumentException k = assertThrows(IllegalArgumentException.class,
-                () -> MaxActivating.of(spark, MODEL, UnitsSpec.features(SAE), dataset(documents, 2), 0, CONTEXT));
+                () -> MaxActivating.of(spark, MODEL, UnitsSpec.features(SAE), dataset(spark, documents, 2), 0, CONTEXT));
         assertTrue(k.getMessage().contains("got 0"), k.getMessage());
         IllegalArgumentException ctx = assertThrows(IllegalArgumentException.class,
-                () -> MaxActivating.of(spark, MODEL, UnitsSpec.features(SAE), dataset(documents, 2), 3, 65));
+                () -> MaxActivating.of(spark, MODEL, UnitsSpec.features(SAE), dataset(spark, documents, 2), 3, 65));
         assertTrue(ctx.getMessage().contains("n_ctx") && ctx.getMessage().contains("65"), ctx.getMessage());
         assertThrows(IllegalArgumentException.class,
-                () -> MaxActivating.of(spark, MODEL, UnitsSpec.neurons("blocks.1.mlp.hook_pots"), dataset(documents, 2), 3, CONTEXT));
+                () -> MaxActivating.of(spark, MODEL, UnitsSpec.neurons("blocks.1.mlp.hook_pots"), dataset(spark, documents, 2), 3, CONTEXT));
         IllegalArgumentException corpus = assertThrows(IllegalArgumentException.class, () -> Corpus.read(spark, "/no/such/corpus"));
         assertTrue(corpus.getMessage().contains("/no/such/corpus"), corpus.getMessage());
     }
