@@ -98,6 +98,11 @@ class ActivationShardsTest {
             assertArrayEquals(expected.get(r), gotRows.get(r), "row " + r);
         }
         assertThrows(IllegalArgumentException.class, () -> ActivationStore.fromShards(dir, "blocks.0.hook_resid_post"));
+
+        // SAE training reads the store as any other: a few steps run and log a finite loss.
+        SaeTrainer run = SaeTraining.of(model, SaeConfig.topK(HOOKS.get(0), 16, 32, 4)).tokens(4L * rows).batchSize(rows)
+                .logEvery(1).train(ActivationStore.fromShards(dir, HOOKS.get(0)).windowsPerRefill(1));
+        assertTrue(Double.isFinite(run.log().last("loss")), "loss " + run.log().last("loss"));
     }
 
     @Test

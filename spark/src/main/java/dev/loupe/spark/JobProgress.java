@@ -1,7 +1,8 @@
 package dev.loupe.spark;
 
 import dev.loupe.display.Display;
-import dev.loupe.display.ProgressBar;
+import dev.loupe.display.Html;
+import dev.loupe.display.MimeBundle;
 
 import org.apache.spark.SparkContext;
 import org.apache.spark.scheduler.AccumulableInfo;
@@ -14,8 +15,8 @@ import java.util.Locale;
 import scala.jdk.javaapi.CollectionConverters;
 
 /**
- * A job's progress as its partitions finish: in a notebook a {@link ProgressBar} updated in place, on a console one
- * line per partition (partitions done, tokens, tokens/s). Tasks count their tokens and themselves in two
+ * A job's progress as its partitions finish (partitions done, tokens, tokens/s): in a notebook one output with a bar,
+ * replaced in place; on a console a line per partition. Tasks count their tokens and themselves in two
  * accumulators; the driver hears each task's updates when it ends, so nothing but two numbers travels.
  */
 final class JobProgress extends SparkListener implements AutoCloseable {
@@ -27,7 +28,8 @@ final class JobProgress extends SparkListener implements AutoCloseable {
     private final int partitions;
     private final long totalTokens;
     private final long start = System.nanoTime();
-    private final ProgressBar bar;
+    /** The notebook output replaced in place; null on a console. */
+    private final String displayId;
     private long tokensSeen;
     private long partitionsSeen;
 
@@ -38,7 +40,7 @@ final class JobProgress extends SparkListener implements AutoCloseable {
         this.totalTokens = totalTokens;
         tokens = spark.longAccumulator(label + " tokens");
         partitionsDone = spark.longAccumulator(label + " partitions");
-        bar = Display.sink().supportsUpdates() ? ProgressBar.start(label + " (" + partitions + " partitions)", totalTokens) : null;
+        displayId = Display.sink().supportsUpdates() ? Display.display(bundle(line())) : null;
         spark.addSparkListener(this);
     }
 
@@ -55,8 +57,8 @@ final class JobProgress extends SparkListener implements AutoCloseable {
         if (partitionsSeen == before) {
             return;
         }
-        if (bar != null) {
-            bar.update(tokensSeen);
+        if (displayId != null) {
+            Display.update(displayId, bundle(line()));
         } else {
             System.err.println(line());
         }
@@ -75,20 +77,24 @@ final class JobProgress extends SparkListener implements AutoCloseable {
      */
     synchronized void finish() {
         double seconds = (System.nanoTime() - start) / 1e9;
-        if (bar != null) {
-            bar.update(totalTokens);
-            bar.done();
+        String done = String.format(Locale.ROOT, "%s: done, %d partitions, %,d tokens in %.1f s, %,.0f tokens/s", label, partitions,
+                totalTokens, seconds, totalTokens / seconds);
+        tokensSeen = totalTokens;
+        if (displayId != null) {
+            Display.update(displayId, bundle(done));
         } else {
-            System.err.printf(Locale.ROOT, "%s: done, %d partitions, %,d tokens in %.1f s, %,.0f tokens/s%n", label, partitions,
-                    totalTokens, seconds, totalTokens / seconds);
+            System.err.println(done);
         }
+    }
+
+    private MimeBundle bundle(String line) {
+        double fraction = totalTokens == 0 ? 0 : (double) tokensSeen / totalTokens;
+        return MimeBundle.text(line).withHtml(String.format(Locale.ROOT, "<div style=\"%s\"><progress max=\"1\" value=\"%.4f\""
+                + " style=\"width:16em;vertical-align:middle\"></progress> %s</div>", Html.FONT, fraction, Html.escape(line)));
     }
 
     @Override
     public synchronized void close() {
         spark.removeSparkListener(this);
-        if (bar != null) {
-            bar.close();
-        }
     }
 }
