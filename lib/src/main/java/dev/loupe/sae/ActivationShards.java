@@ -20,6 +20,7 @@ import dev.loupe.model.HookedTransformer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -168,6 +169,14 @@ public final class ActivationShards {
                             + "; expected " + types.get(c) + " (" + n + ") like token_ids");
                 }
             }
+            int[] positions = tensors.get("positions").toIntArray();
+            for (int t = 0; t < positions.length; t++) {
+                // each window's positions run 0, 1, 2, ...: the store leaves out position 0 by them
+                if (positions[t] != 0 && (t == 0 || positions[t] != positions[t - 1] + 1)) {
+                    throw bad(file, "positions[" + t + "] is " + positions[t] + " after " + (t == 0 ? "nothing" : positions[t - 1])
+                            + "; each window's positions run 0, 1, 2, ...");
+                }
+            }
             Map<String, float[]> acts = new LinkedHashMap<>();
             for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
                 if (List.of(COLUMNS).contains(e.getKey())) {
@@ -181,7 +190,7 @@ public final class ActivationShards {
                 acts.put(e.getKey(), e.getValue().toFloatArray());
             }
             return new Shard(acts, tensors.get("token_ids").toIntArray(), tensors.get("doc_ids").toLongArray(),
-                    tensors.get("positions").toIntArray(), tensors.get("doc_positions").toIntArray());
+                    positions, tensors.get("doc_positions").toIntArray());
         } finally {
             tensors.values().forEach(NDArray::close);
         }
@@ -210,7 +219,13 @@ public final class ActivationShards {
                     + " (./loupe spark harvest writes one)");
         }
         try {
-            JsonObject o = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+            String text;
+            try {
+                text = Files.readString(file);
+            } catch (CharacterCodingException e) {
+                throw bad(file, "it is not UTF-8 text");
+            }
+            JsonObject o = JsonParser.parseString(text).getAsJsonObject();
             if (!FORMAT.equals(o.get("format").getAsString()) || o.get("version").getAsInt() != 1) {
                 throw bad(file, "format " + o.get("format") + " version " + o.get("version") + "; expected " + FORMAT + " version 1");
             }
