@@ -7,10 +7,14 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 
+import dev.loupe.load.ModelFileException;
 import dev.loupe.model.ActivationCache;
 import dev.loupe.model.HookedTransformer;
 import dev.loupe.tensor.Tensors;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -39,6 +43,9 @@ public final class ActivationStore {
     private final String hookOut;
     private final LongFunction<NDArray> tokens;
     private final LongFunction<NDArray> activations;
+    /** Harvested shards to read instead of running a model, and their folder; null otherwise. */
+    private ActivationShards.Index shards;
+    private Path shardDir;
     private int batchSize = 4096;
     private int windowsPerRefill = 16;
     private boolean dropBos = true;
@@ -89,6 +96,26 @@ public final class ActivationStore {
      */
     public static ActivationStore ofActivations(String hookName, LongFunction<NDArray> rows) {
         return new ActivationStore(null, hookName, hookName, null, rows);
+    }
+
+    /**
+     * Activations harvested to disk ({@code ./loupe spark harvest}, {@link ActivationShards}): {@code hookName}'s rows
+     * of shard i are block i, shards taken in order and again from the first once all are read. {@link #dropBos}
+     * leaves out the rows at position 0 of their window, as it does for a model.
+     */
+    public static ActivationStore fromShards(Path dir, String hookName) throws IOException {
+        ActivationShards.Index index = ActivationShards.index(dir);
+        if (!index.hooks().containsKey(hookName)) {
+            throw new IllegalArgumentException("The shards in " + dir + " hold " + String.join(", ", index.hooks().keySet())
+                    + ", not " + hookName + "; harvest it with --hooks " + hookName);
+        }
+        if (index.shards().isEmpty()) {
+            throw new IllegalArgumentException("The index in " + dir + " lists no shards");
+        }
+        ActivationStore store = new ActivationStore(null, hookName, hookName, null, null);
+        store.shards = index;
+        store.shardDir = dir;
+        return store;
     }
 
     /** Token batches from an iterator, read in order: a resumed run draws (and discards) the batches before its own. */
@@ -199,6 +226,10 @@ public final class ActivationStore {
         List<NDArray> ins = new ArrayList<>();
         List<NDArray> outs = new ArrayList<>();
         for (long w = r * windowsPerRefill; w < (r + 1) * windowsPerRefill; w++) {
+            if (shards != null) {
+                ins.add(shardRows(w));
+                continue;
+            }
             if (model == null) {
                 ins.add(activations.apply(w).toType(DataType.FLOAT32, false));
                 continue;
@@ -227,6 +258,33 @@ public final class ActivationStore {
         index.close();
         batchesPerRefill = n / batchSize;
         refill = r;
+    }
+
+    /** Shard {@code i} (modulo their number)'s rows at the hook, position 0 left out if asked. */
+    private NDArray shardRows(long i) {
+        ActivationShards.Entry entry = shards.shards().get((int) (i % shards.shards().size()));
+        Path file = shardDir.resolve(entry.file());
+        ActivationShards.Shard shard;
+        try {
+            shard = ActivationShards.read(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        float[] a = shard.activations().get(hookIn);
+        if (a == null || shard.tokens() != entry.tokens() || shard.width(hookIn) != shards.hooks().get(hookIn)) {
+            throw new UncheckedIOException(new ModelFileException("Shard " + file + " does not match " + ActivationShards.INDEX
+                    + ": expected " + entry.tokens() + " tokens of " + hookIn + " " + shards.hooks().get(hookIn) + " wide, got "
+                    + (a == null ? "no such tensor" : shard.tokens() + " tokens " + shard.width(hookIn) + " wide")));
+        }
+        int width = shard.width(hookIn);
+        int kept = 0;
+        float[] rows = new float[a.length];
+        for (int t = 0; t < shard.tokens(); t++) {
+            if (!dropBos || shard.positions()[t] != 0) {
+                System.arraycopy(a, t * width, rows, kept++ * width, width);
+            }
+        }
+        return Tensors.ofFloats(java.util.Arrays.copyOf(rows, kept * width), new ai.djl.ndarray.types.Shape(kept, width));
     }
 
     /** The buffer outlives the NDScope of the training step that filled it. */

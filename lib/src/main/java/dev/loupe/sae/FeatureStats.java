@@ -13,10 +13,14 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
+import tech.tablesaw.api.Table;
+
 /**
- * What {@link FeatureActivations#maxActivating} found, by feature: its top-k tokens (window, position, activation),
- * density (the fraction of tokens it fired on, activation &gt; 0), maximum and a histogram of its positive activations.
- * {@link #feature(int)} shows one feature, {@link #dashboard(int...)} several, {@link #densityHistogram()} all.
+ * What {@link FeatureActivations#maxActivating} found, by unit (SAE feature, neuron or direction): its top-k tokens
+ * (window, position, activation, and the context around each), density (the fraction of tokens it fired on,
+ * activation &gt; 0), largest positive activation and a histogram of its positive activations. {@link #feature(int)}
+ * shows one unit, {@link #dashboard(int...)} several, {@link #densityHistogram()} all, {@link #toTable()} lists every
+ * top context. A scan made elsewhere (merged from a cluster's partitions) becomes one with {@link #of}.
  */
 public final class FeatureStats implements Displayable {
 
@@ -34,36 +38,41 @@ public final class FeatureStats implements Displayable {
     }
 
     private final HookedTransformer model;
-    private final Sae sae;
-    private final TokenCorpus corpus;
+    private final Units units;
     private final FeatureScan scan;
 
-    FeatureStats(HookedTransformer model, Sae sae, TokenCorpus corpus, FeatureScan scan) {
+    FeatureStats(HookedTransformer model, Units units, FeatureScan scan) {
+        if (scan.units != units.count() || scan.positiveOnly != units.positiveOnly()) {
+            throw new IllegalArgumentException("The scan has " + scan.units + " units; " + units + " are " + units.count());
+        }
         this.model = model;
-        this.sae = sae;
-        this.corpus = corpus;
+        this.units = units;
         this.scan = scan;
+    }
+
+    /** The statistics of a scan of {@code units} of {@code model} made elsewhere (parts merged). */
+    public static FeatureStats of(HookedTransformer model, Units units, FeatureScan scan) {
+        return new FeatureStats(model, units, scan);
     }
 
     public HookedTransformer model() { return model; }
 
-    public Sae sae() { return sae; }
+    public Units units() { return units; }
+
+    /** The SAE whose features these are; null for neurons or directions. */
+    public Sae sae() { return units.sae(); }
+
+    /** What the units read: the SAE's hook point, or the neurons' or directions'. */
+    public String hookName() { return units.hookName(); }
 
     /** Tokens read. */
     public long tokens() { return scan.tokens; }
 
-    /** Windows read. */
-    public int windows() { return corpus.windows(); }
-
     /** Contexts kept per feature at most. */
     public int k() { return scan.k; }
 
-    public int dSae() { return scan.dSae; }
-
-    /** The token ids of window {@code window} of the corpus. */
-    public long[] window(int window) {
-        return corpus.window(window);
-    }
+    /** How many units (an SAE's d_sae). */
+    public int dSae() { return scan.units; }
 
     /** The feature's top tokens, highest activation first; fewer than k if it fired on fewer tokens. */
     public List<Example> top(int feature) {
@@ -74,6 +83,35 @@ public final class FeatureStats implements Displayable {
             out.add(new Example(scan.topWindows[at + i], scan.topPositions[at + i], scan.topValues[at + i]));
         }
         return out;
+    }
+
+    /**
+     * The contexts of its top tokens, highest first: up to {@value FeatureScan#BEFORE} tokens before the top one and
+     * {@value FeatureScan#AFTER} after, with the unit's activation on each, as the pass over the corpus saw them.
+     */
+    public List<FeatureView.Context> contexts(int feature) {
+        check(feature);
+        int at = feature * scan.k;
+        List<FeatureView.Context> out = new ArrayList<>();
+        for (int i = scan.kept[feature] - 1; i >= 0; i--) {
+            int slot = at + i;
+            int from = slot * FeatureScan.CONTEXT;
+            int n = scan.contextLength[slot];
+            long[] tokens = new long[n];
+            double[] acts = new double[n];
+            for (int j = 0; j < n; j++) {
+                tokens[j] = scan.contextTokens[from + j];
+                acts[j] = scan.contextActivations[from + j];
+            }
+            out.add(new FeatureView.Context(new Example(scan.topWindows[slot], scan.topPositions[slot], scan.topValues[slot]),
+                    tokens, acts, scan.contextTop[slot]));
+        }
+        return out;
+    }
+
+    /** Every unit's top contexts, one row each: unit, rank, activation, window, position, token, context. */
+    public Table toTable() {
+        return TopContextsTable.of(this);
     }
 
     /** Tokens on which the feature fired (activation &gt; 0). */
@@ -89,7 +127,7 @@ public final class FeatureStats implements Displayable {
 
     /** Every feature's density, by feature. */
     public double[] densities() {
-        double[] d = new double[scan.dSae];
+        double[] d = new double[scan.units];
         for (int f = 0; f < d.length; f++) {
             d[f] = (double) scan.counts[f] / scan.tokens;
         }
@@ -150,14 +188,15 @@ public final class FeatureStats implements Displayable {
         }
         double[] values = Arrays.stream(counts).asDoubleStream().toArray();
         return Plot.bar(labels, values).title(String.format(Locale.ROOT,
-                "log10 feature density over %,d tokens (%d of %d features dead)", scan.tokens, deadFeatures(), scan.dSae))
+                "log10 density over %,d tokens (%d of %d %s dead)", scan.tokens, deadFeatures(), scan.units,
+                units.name(0).split(" ")[0] + "s"))
                 .axes("log10 density (bin start)", "features");
     }
 
     void check(int feature) {
-        if (feature < 0 || feature >= scan.dSae) {
-            throw new IndexOutOfBoundsException("Feature " + feature + " is not in this SAE: it has features 0.."
-                    + (scan.dSae - 1) + " (d_sae " + scan.dSae + ")");
+        if (feature < 0 || feature >= scan.units) {
+            throw new IndexOutOfBoundsException("Unit " + feature + " is not among these " + units + ": they are 0.."
+                    + (scan.units - 1));
         }
     }
 
@@ -171,7 +210,7 @@ public final class FeatureStats implements Displayable {
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "FeatureStats(%s over %,d tokens in %,d windows, top %d per feature, %d of %d dead)",
-                sae.hookName(), scan.tokens, corpus.windows(), scan.k, deadFeatures(), scan.dSae);
+        return String.format(Locale.ROOT, "FeatureStats(%s over %,d tokens, top %d each, %d of %d never above 0)",
+                units, scan.tokens, scan.k, deadFeatures(), scan.units);
     }
 }

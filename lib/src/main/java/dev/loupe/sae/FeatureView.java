@@ -2,7 +2,6 @@ package dev.loupe.sae;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 
 import dev.loupe.display.Displayable;
 import dev.loupe.display.MimeBundle;
@@ -11,15 +10,11 @@ import dev.loupe.plot.Chart;
 import dev.loupe.plot.Panels;
 import dev.loupe.plot.Plot;
 import dev.loupe.plot.Tokens;
-import dev.loupe.tensor.Tensors;
 import dev.loupe.tokenize.Tokenizer;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * One feature as SAE-Vis shows it: its top-activating contexts as coloured tokens (the feature's activation on each
@@ -36,9 +31,6 @@ import java.util.TreeMap;
  */
 public final class FeatureView implements Displayable {
 
-    /** Tokens before and after the top token shown in each context, as SAE-Vis's default window. */
-    static final int BEFORE = 12;
-    static final int AFTER = 4;
     /** Promoted and suppressed tokens shown. */
     static final int LOGITS = 10;
     /** Contexts per feature in a dashboard. */
@@ -72,18 +64,22 @@ public final class FeatureView implements Displayable {
         stats.check(feature);
         LogitEffects logits = null;
         String noLogits = null;
-        try {
-            logits = logitEffects(stats.model(), stats.sae(), feature, LOGITS);
-        } catch (IllegalArgumentException e) {
-            noLogits = e.getMessage();
+        if (stats.sae() == null) {
+            noLogits = "these are " + stats.units() + ", not an SAE's features with decoder directions.";
+        } else {
+            try {
+                logits = logitEffects(stats.model(), stats.sae(), feature, LOGITS);
+            } catch (IllegalArgumentException e) {
+                noLogits = e.getMessage();
+            }
         }
-        return new FeatureView(stats, feature, contexts(stats, feature, stats.top(feature)), logits, noLogits);
+        return new FeatureView(stats, feature, stats.contexts(feature), logits, noLogits);
     }
 
     /** The same, naming the model and SAE (they must be the ones {@code stats} were gathered with). */
     public static FeatureView of(FeatureStats stats, HookedTransformer model, Sae sae, int feature) {
         if (model != stats.model() || sae != stats.sae()) {
-            throw new IllegalArgumentException("These feature statistics were gathered for " + stats.sae() + " on "
+            throw new IllegalArgumentException("These feature statistics were gathered for " + stats.units() + " on "
                     + stats.model().config().modelName() + ", not " + sae + " on " + model.config().modelName()
                     + "; run maxActivating(model, sae, corpus, k) for this pair");
         }
@@ -125,45 +121,9 @@ public final class FeatureView implements Displayable {
         return new TokenEffect(token, tokenText(model.tokenizer().orElse(null), token), effect[token]);
     }
 
-    private static String tokenText(Tokenizer tokenizer, long token) {
+    /** A token as text; its id where the model has no tokenizer. */
+    static String tokenText(Tokenizer tokenizer, long token) {
         return tokenizer == null ? "#" + token : tokenizer.tokenString((int) token);
-    }
-
-    /**
-     * The feature's activation on every token of each top example's window (run again: the pass over the corpus kept
-     * only the top tokens), cut to {@value #BEFORE} tokens before the top one and {@value #AFTER} after. Windows of
-     * one length run as one batch.
-     */
-    private static List<Context> contexts(FeatureStats stats, int feature, List<FeatureStats.Example> top) {
-        Map<Integer, List<Integer>> byLength = new TreeMap<>();
-        for (FeatureStats.Example e : top) {
-            List<Integer> same = byLength.computeIfAbsent(stats.window(e.window()).length, l -> new ArrayList<>());
-            if (!same.contains(e.window())) {
-                same.add(e.window());
-            }
-        }
-        Map<Integer, double[]> activations = new HashMap<>();
-        for (List<Integer> windows : byLength.values()) {
-            int length = stats.window(windows.get(0)).length;
-            long[] ids = new long[windows.size() * length];
-            for (int i = 0; i < windows.size(); i++) {
-                System.arraycopy(stats.window(windows.get(i)), 0, ids, i * length, length);
-            }
-            NDArray acts = FeatureActivations.of(stats.model(), stats.sae(), Tensors.ofLongs(ids, new Shape(windows.size(), length)));
-            double[] perToken = acts.get("..., " + feature).toType(DataType.FLOAT64, false).toDoubleArray();
-            for (int i = 0; i < windows.size(); i++) {
-                activations.put(windows.get(i), java.util.Arrays.copyOfRange(perToken, i * length, (i + 1) * length));
-            }
-        }
-        List<Context> out = new ArrayList<>();
-        for (FeatureStats.Example e : top) {
-            long[] window = stats.window(e.window());
-            int from = Math.max(0, e.position() - BEFORE);
-            int to = Math.min(window.length, e.position() + AFTER + 1);
-            out.add(new Context(e, java.util.Arrays.copyOfRange(window, from, to),
-                    java.util.Arrays.copyOfRange(activations.get(e.window()), from, to), e.position() - from));
-        }
-        return out;
     }
 
     public int feature() { return feature; }
@@ -184,7 +144,7 @@ public final class FeatureView implements Displayable {
 
     /** The whole view as one figure (contexts, histogram, logit effects, density). */
     public Panels figure() {
-        Panels p = Plot.panels("Feature " + feature + " of " + stats.sae().hookName() + " (d_sae " + stats.dSae() + ")")
+        Panels p = Plot.panels(title(stats, feature) + ": " + stats.units())
                 .note(densityLine(stats, feature));
         if (contexts.isEmpty()) {
             return p.note("It never fired on the corpus: no contexts, no histogram.");
@@ -195,7 +155,7 @@ public final class FeatureView implements Displayable {
             return p.row(histogram).note("No logit effects: " + noLogits);
         }
         p.row(histogram, logitChart());
-        if (!stats.sae().hookNameOut().contains("resid")) {
+        if (!stats.sae().hookNameOut().contains("resid")) { // logits are shown for SAEs only
             p.note("It writes " + stats.sae().hookNameOut() + ", added to the residual stream as it is: the logit effects are"
                     + " its direct path through W_U.");
         }
@@ -251,10 +211,10 @@ public final class FeatureView implements Displayable {
 
     /** Several features, compactly: for each its density, top contexts and most promoted tokens. */
     static Panels dashboard(FeatureStats stats, int... features) {
-        Panels p = Plot.panels("Features of " + stats.sae().hookName());
+        Panels p = Plot.panels(stats.units().toString());
         for (int f : features) {
             FeatureView v = of(stats, f);
-            p.heading("Feature " + f + ": " + densityLine(stats, f));
+            p.heading(title(stats, f) + ": " + densityLine(stats, f));
             if (!v.contexts.isEmpty()) {
                 p.row(v.contextTokens(Math.min(DASHBOARD_CONTEXTS, v.contexts.size())));
             }
@@ -263,6 +223,12 @@ public final class FeatureView implements Displayable {
             }
         }
         return p;
+    }
+
+    /** "Feature 7", "Neuron 42": the unit's name, capitalised for a heading. */
+    private static String title(FeatureStats stats, int unit) {
+        String name = stats.units().name(unit);
+        return Character.toUpperCase(name.charAt(0)) + name.substring(1);
     }
 
     private static String texts(List<TokenEffect> effects) {
@@ -276,6 +242,6 @@ public final class FeatureView implements Displayable {
 
     @Override
     public String toString() {
-        return "FeatureView(feature " + feature + " of " + stats.sae().hookName() + ", " + densityLine(stats, feature) + ")";
+        return "FeatureView(" + stats.units().name(feature) + " of " + stats.hookName() + ", " + densityLine(stats, feature) + ")";
     }
 }

@@ -69,13 +69,17 @@ final class TokenCorpus {
         return ids.length;
     }
 
-    int length(int window) {
-        return starts[window + 1] - starts[window];
+    /** The longest window's length. */
+    int longest() {
+        int most = 0;
+        for (int w = 0; w < windows(); w++) {
+            most = Math.max(most, length(w));
+        }
+        return most;
     }
 
-    /** The ids of one window. */
-    long[] window(int window) {
-        return Arrays.copyOfRange(ids, starts[window], starts[window + 1]);
+    int length(int window) {
+        return starts[window + 1] - starts[window];
     }
 
     /** Windows {@code first..first+count-1}, all of one length, as [count, length]. */
