@@ -144,7 +144,8 @@ public final class FeatureView implements Displayable {
 
     /** The whole view as one figure (contexts, histogram, logit effects, density). */
     public Panels figure() {
-        Panels p = Plot.panels(title(stats, feature) + ": " + stats.units())
+        Panels p = Plot.panels(title(stats, feature) + " of " + stats.hookName()
+                + (stats.sae() != null ? " (d_sae " + stats.dSae() + ")" : ""))
                 .note(densityLine(stats, feature));
         if (contexts.isEmpty()) {
             return p.note("It never fired on the corpus: no contexts, no histogram.");
