@@ -37,6 +37,8 @@ public final class ProgressBar implements Displayable, AutoCloseable {
     private final long startNanos;
     private final String displayId;
     private long value;
+    /** A few words after the amount (tqdm's postfix), or null. */
+    private String note;
     private long lastSentNanos;
     private long lastTenth;
     private State state = State.RUNNING;
@@ -93,6 +95,17 @@ public final class ProgressBar implements Displayable, AutoCloseable {
         }
     }
 
+    /**
+     * Sets how far along it is and a few words shown after the amount (tqdm's postfix: partitions done, a rate, the
+     * loss); a no-op once the bar is done or stopped.
+     */
+    public synchronized void update(long done, String note) {
+        if (state == State.RUNNING) {
+            this.note = note;
+        }
+        update(done);
+    }
+
     /** Moves it on by {@code steps}. */
     public synchronized void advance(long steps) {
         update(value + steps);
@@ -144,7 +157,7 @@ public final class ProgressBar implements Displayable, AutoCloseable {
         StringBuilder b = new StringBuilder(label).append(": ");
         if (state == State.DONE) {
             b.append("done, ").append(amount.apply(value)).append(" in ").append(duration(elapsed));
-            return b.toString();
+            return withNote(b);
         }
         if (state == State.STOPPED) {
             b.append("stopped at ");
@@ -160,7 +173,11 @@ public final class ProgressBar implements Displayable, AutoCloseable {
         if (state == State.RUNNING && left != null) {
             b.append(", about ").append(left).append(" left");
         }
-        return b.toString();
+        return withNote(b);
+    }
+
+    private String withNote(StringBuilder text) {
+        return note == null ? text.toString() : text.append("; ").append(note).toString();
     }
 
     private String timeLeft(long elapsed) {

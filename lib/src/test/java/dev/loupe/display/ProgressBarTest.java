@@ -104,17 +104,36 @@ class ProgressBarTest {
 
     @Test
     void theHtmlBarWidthFollowsTheFraction() {
-        AtomicLong clock = new AtomicLong(0);
-        FakeSink sink = new FakeSink(true, clock);
-        Display.setSink(sink);
-        ProgressBar bar = ProgressBar.start("x", 8, clock::get);
-        clock.addAndGet(1000 * MS);
+        FakeSink sink = new FakeSink(true, new AtomicLong(0));
+        ProgressBar bar = eightStepsASecondOld(sink);
         bar.update(3);
         MimeBundle b = sink.calls.get(sink.calls.size() - 1).bundle();
         assertTrue(b.data().get(MimeBundle.HTML).contains("width:37.5%"), b.data().get(MimeBundle.HTML));
         assertEquals("x: 37% (3 of 8) 1.0 s, about 1.7 s left", b.text());
         bar.close();
         assertTrue(sink.calls.get(sink.calls.size() - 1).bundle().text().startsWith("x: stopped at 37% (3 of 8)"));
+    }
+
+    @Test
+    void aNoteFollowsTheAmountUntilTheBarEnds() {
+        FakeSink sink = new FakeSink(true, new AtomicLong(0));
+        ProgressBar bar = eightStepsASecondOld(sink);
+        bar.update(3, "1 of 4 partitions");
+        assertEquals("x: 37% (3 of 8) 1.0 s, about 1.7 s left; 1 of 4 partitions", sink.calls.get(sink.calls.size() - 1).bundle().text());
+        bar.update(8, "4 partitions, 8 tokens/s");
+        bar.done();
+        assertEquals("x: done, 8 in 1.0 s; 4 partitions, 8 tokens/s", sink.calls.get(sink.calls.size() - 1).bundle().text());
+        bar.update(8, "after the end");
+        bar.close();
+        assertEquals("x: done, 8 in 1.0 s; 4 partitions, 8 tokens/s", bar.mimeBundle().text());
+    }
+
+    /** A bar "x" of 8 steps shown in {@code sink}, on its clock, started a second ago. */
+    private static ProgressBar eightStepsASecondOld(FakeSink sink) {
+        Display.setSink(sink);
+        ProgressBar bar = ProgressBar.start("x", 8, sink.clock::get);
+        sink.clock.addAndGet(1000 * MS);
+        return bar;
     }
 
     @Test

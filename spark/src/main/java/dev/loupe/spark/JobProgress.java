@@ -1,8 +1,7 @@
 package dev.loupe.spark;
 
 import dev.loupe.display.Display;
-import dev.loupe.display.Html;
-import dev.loupe.display.MimeBundle;
+import dev.loupe.display.ProgressBar;
 
 import org.apache.spark.SparkContext;
 import org.apache.spark.scheduler.AccumulableInfo;
@@ -15,9 +14,10 @@ import java.util.Locale;
 import scala.jdk.javaapi.CollectionConverters;
 
 /**
- * A job's progress as its partitions finish (partitions done, tokens, tokens/s): in a notebook one output with a bar,
- * replaced in place; on a console a line per partition. Tasks count their tokens and themselves in two
- * accumulators; the driver hears each task's updates when it ends, so nothing but two numbers travels.
+ * A job's progress as its partitions finish (partitions done, tokens, tokens/s): in a notebook a {@link ProgressBar}
+ * over the tokens, updated in place, with the partitions and the rate as its note; on a console a line per partition.
+ * Tasks count their tokens and themselves in two accumulators; the driver hears each task's updates when it ends, so
+ * nothing but two numbers travels.
  */
 final class JobProgress extends SparkListener implements AutoCloseable {
 
@@ -28,8 +28,8 @@ final class JobProgress extends SparkListener implements AutoCloseable {
     private final int partitions;
     private final long totalTokens;
     private final long start = System.nanoTime();
-    /** The notebook output replaced in place; null on a console. */
-    private final String displayId;
+    /** The notebook's bar; null on a console. */
+    private final ProgressBar bar;
     private long tokensSeen;
     private long partitionsSeen;
 
@@ -40,7 +40,10 @@ final class JobProgress extends SparkListener implements AutoCloseable {
         this.totalTokens = totalTokens;
         tokens = spark.longAccumulator(label + " tokens");
         partitionsDone = spark.longAccumulator(label + " partitions");
-        displayId = Display.sink().supportsUpdates() ? Display.display(bundle(line())) : null;
+        bar = Display.sink().supportsUpdates() ? ProgressBar.start(label, totalTokens) : null;
+        if (bar != null) {
+            bar.update(0, partitionsNote());
+        }
         spark.addSparkListener(this);
     }
 
@@ -57,8 +60,8 @@ final class JobProgress extends SparkListener implements AutoCloseable {
         if (partitionsSeen == before) {
             return;
         }
-        if (displayId != null) {
-            Display.update(displayId, bundle(line()));
+        if (bar != null) {
+            bar.update(tokensSeen, partitionsNote());
         } else {
             System.err.println(line());
         }
@@ -66,9 +69,18 @@ final class JobProgress extends SparkListener implements AutoCloseable {
 
     /** "maxact: 3 of 8 partitions, 1,234,567 of 9,876,543 tokens, 35,120 tokens/s". */
     synchronized String line() {
-        double seconds = (System.nanoTime() - start) / 1e9;
         return String.format(Locale.ROOT, "%s: %d of %d partitions, %,d of %,d tokens, %,.0f tokens/s", label, partitionsSeen,
-                partitions, tokensSeen, totalTokens, tokensSeen / seconds);
+                partitions, tokensSeen, totalTokens, tokensSeen / seconds());
+    }
+
+    /** "3 of 8 partitions, 35,120 tokens/s": what the bar's own figures (tokens, time) leave out. */
+    private String partitionsNote() {
+        String done = partitionsSeen + " of " + partitions + " partitions";
+        return tokensSeen == 0 ? done : done + String.format(Locale.ROOT, ", %,.0f tokens/s", tokensSeen / seconds());
+    }
+
+    private double seconds() {
+        return (System.nanoTime() - start) / 1e9;
     }
 
     /**
@@ -76,25 +88,22 @@ final class JobProgress extends SparkListener implements AutoCloseable {
      * the fact, so the last partitions' lines may not have come yet.)
      */
     synchronized void finish() {
-        double seconds = (System.nanoTime() - start) / 1e9;
-        String done = String.format(Locale.ROOT, "%s: done, %d partitions, %,d tokens in %.1f s, %,.0f tokens/s", label, partitions,
-                totalTokens, seconds, totalTokens / seconds);
-        tokensSeen = totalTokens;
-        if (displayId != null) {
-            Display.update(displayId, bundle(done));
+        double seconds = seconds();
+        if (bar != null) {
+            bar.update(totalTokens, String.format(Locale.ROOT, "%d partitions, %,.0f tokens/s", partitions, totalTokens / seconds));
+            bar.done();
         } else {
-            System.err.println(done);
+            System.err.printf(Locale.ROOT, "%s: done, %d partitions, %,d tokens in %.1f s, %,.0f tokens/s%n", label, partitions,
+                    totalTokens, seconds, totalTokens / seconds);
         }
     }
 
-    private MimeBundle bundle(String line) {
-        double fraction = totalTokens == 0 ? 0 : (double) tokensSeen / totalTokens;
-        return MimeBundle.text(line).withHtml(String.format(Locale.ROOT, "<div style=\"%s\"><progress max=\"1\" value=\"%.4f\""
-                + " style=\"width:16em;vertical-align:middle\"></progress> %s</div>", Html.FONT, fraction, Html.escape(line)));
-    }
-
+    /** Stops listening; a bar the job did not finish shows where it stopped. */
     @Override
     public synchronized void close() {
         spark.removeSparkListener(this);
+        if (bar != null) {
+            bar.close();
+        }
     }
 }
